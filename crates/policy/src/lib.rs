@@ -73,12 +73,7 @@ impl Policy {
 
     /// Parses policy text; `base` resolves relative paths (profile file, overlay).
     pub fn parse(text: &str, name: &str, base: Option<&Path>, overlay: Option<&Path>) -> Result<Policy, PolicyError> {
-        let file: PolicyFile = toml::from_str(text).map_err(|e| {
-            let line = e.span().map_or(1, |s| line_of(text, s.start));
-            let message = e.message().trim().to_string();
-            let field = message.split('`').nth(1).unwrap_or("toml").to_string();
-            PolicyError::Invalid(vec![Diagnostic { file: name.to_string(), line, field, message }])
-        })?;
+        let file: PolicyFile = toml::from_str(text).map_err(|e| toml_error(text, name, &e))?;
         Self::from_parts(file, name.to_string(), text, base, overlay)
     }
 
@@ -91,6 +86,30 @@ impl Policy {
         base: Option<&Path>,
         overlay: Option<&Path>,
     ) -> Result<Policy, PolicyError> {
+        let overlay_path = overlay.map(Path::to_path_buf).or_else(|| {
+            file.catalog.overlay.as_deref().map(|p| match base {
+                Some(b) if Path::new(p).is_relative() => b.join(p),
+                _ => PathBuf::from(p),
+            })
+        });
+        let catalog = Catalog::load(overlay_path.as_deref())?;
+        Self::with_catalog(file, name, text, base, catalog)
+    }
+
+    /// Parses policy text against an already loaded catalog (the policy's
+    /// own `catalog.overlay` is not read).
+    pub fn parse_with_catalog(text: &str, name: &str, catalog: Catalog) -> Result<Policy, PolicyError> {
+        let file: PolicyFile = toml::from_str(text).map_err(|e| toml_error(text, name, &e))?;
+        Self::with_catalog(file, name.to_string(), text, None, catalog)
+    }
+
+    fn with_catalog(
+        file: PolicyFile,
+        name: String,
+        text: &str,
+        base: Option<&Path>,
+        catalog: Catalog,
+    ) -> Result<Policy, PolicyError> {
         let resolve = |p: &str| -> PathBuf {
             let path = PathBuf::from(p);
             match base {
@@ -98,8 +117,6 @@ impl Policy {
                 _ => path,
             }
         };
-        let overlay_path = overlay.map(Path::to_path_buf).or_else(|| file.catalog.overlay.as_deref().map(resolve));
-        let catalog = Catalog::load(overlay_path.as_deref())?;
         let profile_ref = &file.organisation.profile;
         let profile = if Profile::bundled_ids().any(|i| i == profile_ref) {
             Profile::bundled(profile_ref)?
@@ -180,6 +197,13 @@ impl Policy {
     pub fn plan(&self, as_of: Day) -> EnforcementPlan {
         compile::compile(self, as_of)
     }
+}
+
+fn toml_error(text: &str, name: &str, e: &toml::de::Error) -> PolicyError {
+    let line = e.span().map_or(1, |s| line_of(text, s.start));
+    let message = e.message().trim().to_string();
+    let field = message.split('`').nth(1).unwrap_or("toml").to_string();
+    PolicyError::Invalid(vec![Diagnostic { file: name.to_string(), line, field, message }])
 }
 
 pub(crate) fn line_of(text: &str, offset: usize) -> usize {
