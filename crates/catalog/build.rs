@@ -25,12 +25,19 @@ fn main() {
     let mut files = Vec::new();
     collect(&data, &mut files);
     files.sort();
-    let mut code = String::from("/// Bundled catalog files: (path relative to the catalog root, contents).\npub static BUNDLED: &[(&str, &str)] = &[\n");
+    let mut code = String::from(
+        "/// Bundled catalog files: (path relative to the catalog root, contents).\npub static BUNDLED: &[(&str, &str)] = &[\n",
+    );
     for file in &files {
         println!("cargo:rerun-if-changed={}", file.display());
         let rel = file.strip_prefix(&data).expect("under data/");
         let rel = rel.to_string_lossy().replace('\\', "/");
-        writeln!(code, "    ({rel:?}, include_str!({:?})),", file.display().to_string()).expect("write to string");
+        writeln!(
+            code,
+            "    ({rel:?}, include_str!({:?})),",
+            file.display().to_string()
+        )
+        .expect("write to string");
     }
     code.push_str("];\n");
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets it")).join("bundled.rs");

@@ -133,7 +133,10 @@ fn check_name(name: &str, allow_star: bool) -> Result<(), Refusal> {
         }
         if label.len() > 63 {
             let head: String = label.chars().take(16).collect();
-            return Err(format!("label `{head}…` is {} octets long; at most 63", label.len()));
+            return Err(format!(
+                "label `{head}…` is {} octets long; at most 63",
+                label.len()
+            ));
         }
         for c in label.chars() {
             let ok = c.is_ascii_lowercase()
@@ -190,7 +193,10 @@ pub fn check_prefix(prefix: &str) -> Result<IpNet, Refusal> {
         .parse()
         .map_err(|_| format!("`{prefix}` is not an IP prefix (ADDRESS/LENGTH)"))?;
     if net.trunc() != net {
-        return Err(format!("`{prefix}` has host bits set; the network is {}", net.trunc()));
+        return Err(format!(
+            "`{prefix}` has host bits set; the network is {}",
+            net.trunc()
+        ));
     }
     Ok(net)
 }
@@ -263,7 +269,13 @@ mod tests {
 
     #[test]
     fn generic_apexes_and_suffixes_are_not_block_rules() {
-        for apex in ["akamaized.net", "edgesuite.net", "fastly.net", "cloudflare.net", "co.uk"] {
+        for apex in [
+            "akamaized.net",
+            "edgesuite.net",
+            "fastly.net",
+            "cloudflare.net",
+            "co.uk",
+        ] {
             assert!(check_block_rule(apex).is_err(), "{apex} accepted");
         }
         assert!(check_block_rule("tiktokv.com.edgesuite.net").is_ok());
@@ -276,10 +288,22 @@ mod tests {
         assert!(check_pattern("*.com").is_err());
         assert!(check_pattern("*.akamaized.net").is_err());
         assert!(check_pattern("tiktok.com").is_err());
-        assert!(pattern_matches("p16-tiktok-*.ibyteimg.com", "p16-tiktok-va.ibyteimg.com"));
-        assert!(!pattern_matches("p16-tiktok-*.ibyteimg.com", "p16-tiktok-.ibyteimg.com"));
-        assert!(!pattern_matches("p16-tiktok-*.ibyteimg.com", "p16-tiktok-a.b.ibyteimg.com"));
-        assert!(pattern_matches("v*.tiktokcdn-eu.com", "v16.tiktokcdn-eu.com"));
+        assert!(pattern_matches(
+            "p16-tiktok-*.ibyteimg.com",
+            "p16-tiktok-va.ibyteimg.com"
+        ));
+        assert!(!pattern_matches(
+            "p16-tiktok-*.ibyteimg.com",
+            "p16-tiktok-.ibyteimg.com"
+        ));
+        assert!(!pattern_matches(
+            "p16-tiktok-*.ibyteimg.com",
+            "p16-tiktok-a.b.ibyteimg.com"
+        ));
+        assert!(pattern_matches(
+            "v*.tiktokcdn-eu.com",
+            "v16.tiktokcdn-eu.com"
+        ));
     }
 
     #[test]

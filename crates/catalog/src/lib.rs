@@ -78,7 +78,11 @@ pub struct Snapshot {
 impl Snapshot {
     /// Short form for headers: `2026.11.22+sha256:0123456789abcdef`.
     pub fn short(&self) -> String {
-        format!("{}+sha256:{}", self.bundled_version, &self.sha256[..self.sha256.len().min(16)])
+        format!(
+            "{}+sha256:{}",
+            self.bundled_version,
+            &self.sha256[..self.sha256.len().min(16)]
+        )
     }
 }
 
@@ -123,7 +127,13 @@ impl Catalog {
     fn bundled_inputs() -> Vec<(Origin, String, String)> {
         bundled::BUNDLED
             .iter()
-            .map(|(p, t)| (Origin::Bundled, format!("crates/catalog/data/{p}"), (*t).to_string()))
+            .map(|(p, t)| {
+                (
+                    Origin::Bundled,
+                    format!("crates/catalog/data/{p}"),
+                    (*t).to_string(),
+                )
+            })
             .collect()
     }
 
@@ -193,8 +203,13 @@ impl Catalog {
     }
 
     /// Restrictions that cover `app_id`.
-    pub fn restrictions_for<'a>(&'a self, app_id: &'a str) -> impl Iterator<Item = &'a Restriction> + 'a {
-        self.restrictions.values().filter(move |r| r.apps.iter().any(|a| a == app_id))
+    pub fn restrictions_for<'a>(
+        &'a self,
+        app_id: &'a str,
+    ) -> impl Iterator<Item = &'a Restriction> + 'a {
+        self.restrictions
+            .values()
+            .filter(move |r| r.apps.iter().any(|a| a == app_id))
     }
 
     /// Where an app is written, as `file:line`, for messages.
@@ -211,16 +226,25 @@ fn read_dir(dir: &Path, origin: Origin) -> Result<Vec<(Origin, String, String)>,
     files.sort();
     let mut out = Vec::new();
     for path in files {
-        let text = std::fs::read_to_string(&path).map_err(|source| LoadError::Io { path: path.clone(), source })?;
+        let text = std::fs::read_to_string(&path).map_err(|source| LoadError::Io {
+            path: path.clone(),
+            source,
+        })?;
         out.push((origin, path.display().to_string(), text));
     }
     Ok(out)
 }
 
 fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), LoadError> {
-    let entries = std::fs::read_dir(dir).map_err(|source| LoadError::Io { path: dir.to_path_buf(), source })?;
+    let entries = std::fs::read_dir(dir).map_err(|source| LoadError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
     for entry in entries {
-        let entry = entry.map_err(|source| LoadError::Io { path: dir.to_path_buf(), source })?;
+        let entry = entry.map_err(|source| LoadError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
         let path = entry.path();
         if path.is_dir() {
             collect(&path, out)?;

@@ -60,7 +60,11 @@ impl Files {
     pub fn line(&self, file: usize, offset: usize) -> usize {
         let text = &self.files[file].text;
         let end = offset.min(text.len());
-        text.as_bytes()[..end].iter().filter(|&&b| b == b'\n').count() + 1
+        text.as_bytes()[..end]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+            + 1
     }
 
     /// The span of an entry: from its offset to the next top-level `[[…]]`
@@ -102,7 +106,10 @@ impl Files {
             let text = &self.files[place.file].text[start..end];
             for needle in needles {
                 if let Some(i) = text.find(needle) {
-                    return (self.files[place.file].name.clone(), self.line(place.file, start + i));
+                    return (
+                        self.files[place.file].name.clone(),
+                        self.line(place.file, start + i),
+                    );
                 }
             }
         }
@@ -156,19 +163,35 @@ pub(crate) fn build(inputs: &[(Origin, String, String)]) -> (Catalog, Vec<Diagno
 
     for (origin, name, text) in sorted {
         let file = files.files.len();
-        files.files.push(FileText { name: name.clone(), text: text.clone() });
+        files.files.push(FileText {
+            name: name.clone(),
+            text: text.clone(),
+        });
         let raw: RawFile = match toml::from_str(text) {
             Ok(raw) => raw,
             Err(e) => {
                 let line = e.span().map_or(1, |s| files.line(file, s.start));
                 let msg = e.message().trim().to_string();
                 let field = field_of_toml_error(&msg);
-                diags.push(Diagnostic { file: name.clone(), line, field, message: msg });
+                diags.push(Diagnostic {
+                    file: name.clone(),
+                    line,
+                    field,
+                    message: msg,
+                });
                 continue;
             }
         };
         let overlay = *origin == Origin::Overlay;
-        merge(&mut cat, &mut places, &files, file, raw, overlay, &mut diags);
+        merge(
+            &mut cat,
+            &mut places,
+            &files,
+            file,
+            raw,
+            overlay,
+            &mut diags,
+        );
     }
     cat.files = files;
     cat.places = places;
@@ -177,7 +200,9 @@ pub(crate) fn build(inputs: &[(Origin, String, String)]) -> (Catalog, Vec<Diagno
 
 fn field_of_toml_error(msg: &str) -> String {
     // serde messages name the field in backticks: "unknown field `foo`", "missing field `sources`"
-    msg.split('`').nth(1).map_or_else(|| "toml".to_string(), str::to_string)
+    msg.split('`')
+        .nth(1)
+        .map_or_else(|| "toml".to_string(), str::to_string)
 }
 
 macro_rules! merge_simple {
@@ -185,7 +210,10 @@ macro_rules! merge_simple {
         for item in $items {
             let offset = item.span().start;
             let item = item.into_inner();
-            let place = Place { file: $file, offset };
+            let place = Place {
+                file: $file,
+                offset,
+            };
             let id = item.id.clone();
             if let Some(existing) = $map.get(&id) {
                 if $overlay {
@@ -196,10 +224,14 @@ macro_rules! merge_simple {
                         file: $files.files[$file].name.clone(),
                         line: $files.line($file, offset),
                         field: "id".into(),
-                        message: format!(concat!("duplicate ", $what, " id `{}` (first at {})"), id, {
-                            let (f, l) = $files.locate(&$places[&id], &[]);
-                            format!("{f}:{l}")
-                        }),
+                        message: format!(
+                            concat!("duplicate ", $what, " id `{}` (first at {})"),
+                            id,
+                            {
+                                let (f, l) = $files.locate(&$places[&id], &[]);
+                                format!("{f}:{l}")
+                            }
+                        ),
                     });
                 }
                 continue;
@@ -219,9 +251,36 @@ fn merge(
     overlay: bool,
     diags: &mut Vec<Diagnostic>,
 ) {
-    merge_simple!(raw.source, cat.sources, places.sources, files, file, overlay, diags, "source");
-    merge_simple!(raw.category, cat.categories, places.categories, files, file, overlay, diags, "category");
-    merge_simple!(raw.operator, cat.operators, places.operators, files, file, overlay, diags, "operator");
+    merge_simple!(
+        raw.source,
+        cat.sources,
+        places.sources,
+        files,
+        file,
+        overlay,
+        diags,
+        "source"
+    );
+    merge_simple!(
+        raw.category,
+        cat.categories,
+        places.categories,
+        files,
+        file,
+        overlay,
+        diags,
+        "category"
+    );
+    merge_simple!(
+        raw.operator,
+        cat.operators,
+        places.operators,
+        files,
+        file,
+        overlay,
+        diags,
+        "operator"
+    );
     merge_simple!(
         raw.restriction,
         cat.restrictions,
@@ -245,7 +304,8 @@ fn merge(
                         file: name,
                         line,
                         field: "overlay".into(),
-                        message: "`overlay` is only for entries in a user's overlay directory".into(),
+                        message: "`overlay` is only for entries in a user's overlay directory"
+                            .into(),
                     });
                 }
                 places.apps.insert(app.id.clone(), vec![place]);

@@ -38,7 +38,9 @@ pub fn is_jurisdiction(code: &str) -> bool {
             let max = if country == "EU" { 12 } else { 3 };
             !sub.is_empty()
                 && sub.len() <= max
-                && sub.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+                && sub
+                    .bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
         }
     }
 }
@@ -48,7 +50,9 @@ pub fn is_jurisdiction(code: &str) -> bool {
 pub fn is_id(id: &str) -> bool {
     !id.is_empty()
         && id.len() <= 64
-        && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !id.starts_with('-')
 }
 
@@ -59,25 +63,40 @@ pub fn check_identifier(platform: Platform, value: &str) -> Result<(), String> {
         parts.len() >= min_parts
             && parts.iter().all(|p| {
                 !p.is_empty()
-                    && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || (allow_dash && b == b'-'))
+                    && p.bytes().all(|b| {
+                        b.is_ascii_alphanumeric() || b == b'_' || (allow_dash && b == b'-')
+                    })
             })
     };
     let ok = match platform {
         Platform::Android => {
             dotted(false, 2)
-                && value.split('.').all(|p| p.as_bytes().first().is_some_and(|b| b.is_ascii_alphabetic()))
+                && value.split('.').all(|p| {
+                    p.as_bytes()
+                        .first()
+                        .is_some_and(|b| b.is_ascii_alphabetic())
+                })
         }
         Platform::IosBundleId | Platform::MacosBundleId => dotted(true, 2),
-        Platform::IosAppStoreId => (6..=12).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_digit()),
+        Platform::IosAppStoreId => {
+            (6..=12).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_digit())
+        }
         Platform::AppleTeamId => {
-            value.len() == 10 && value.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+            value.len() == 10
+                && value
+                    .bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
         }
         Platform::WindowsPfn => match value.rsplit_once('_') {
             Some((name, publisher)) => {
                 !name.is_empty()
-                    && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+                    && name
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
                     && publisher.len() == 13
-                    && publisher.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+                    && publisher
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
             }
             None => false,
         },
@@ -85,7 +104,10 @@ pub fn check_identifier(platform: Platform, value: &str) -> Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err(format!("`{value}` is not a valid {} identifier", platform.as_str()))
+        Err(format!(
+            "`{value}` is not a valid {} identifier",
+            platform.as_str()
+        ))
     }
 }
 
@@ -97,7 +119,12 @@ struct Checker<'a> {
 impl Checker<'_> {
     fn report(&mut self, places: &[Place], needles: &[&str], field: &str, message: String) {
         let (file, line) = self.cat.files.locate(places, needles);
-        self.diags.push(Diagnostic { file, line, field: field.to_string(), message });
+        self.diags.push(Diagnostic {
+            file,
+            line,
+            field: field.to_string(),
+            message,
+        });
     }
 
     fn sources(&mut self, places: &[Place], what: &str, anchor: &str, sources: &[String]) {
@@ -112,27 +139,47 @@ impl Checker<'_> {
         for s in sources {
             if !self.cat.sources.contains_key(s) {
                 let quoted = format!("\"{s}\"");
-                self.report(places, &[&quoted], "sources", format!("{what} cites unknown source `{s}`"));
+                self.report(
+                    places,
+                    &[&quoted],
+                    "sources",
+                    format!("{what} cites unknown source `{s}`"),
+                );
             }
         }
     }
 }
 
 pub(crate) fn check(cat: &Catalog) -> Vec<Diagnostic> {
-    let mut c = Checker { cat, diags: Vec::new() };
+    let mut c = Checker {
+        cat,
+        diags: Vec::new(),
+    };
     let places = &cat.places;
     let none: Vec<Place> = Vec::new();
 
     for (id, src) in &cat.sources {
         let p = places.sources.get(id).unwrap_or(&none);
         if !is_id(id) {
-            c.report(p, &[], "id", format!("`{id}` is not an id (lowercase letters, digits, '-')"));
+            c.report(
+                p,
+                &[],
+                "id",
+                format!("`{id}` is not an id (lowercase letters, digits, '-')"),
+            );
         }
-        if !(src.url.starts_with("https://") || src.url.starts_with("http://")) || src.url.contains(char::is_whitespace) {
-            c.report(p, &["url"], "url", format!("`{}` is not an http(s) URL", src.url));
+        if !(src.url.starts_with("https://") || src.url.starts_with("http://"))
+            || src.url.contains(char::is_whitespace)
+        {
+            c.report(
+                p,
+                &["url"],
+                "url",
+                format!("`{}` is not an http(s) URL", src.url),
+            );
         }
     }
-    for (id, _) in &cat.categories {
+    for id in cat.categories.keys() {
         if !is_id(id) {
             let p = places.categories.get(id).unwrap_or(&none);
             c.report(p, &[], "id", format!("`{id}` is not an id"));
@@ -144,17 +191,32 @@ pub(crate) fn check(cat: &Catalog) -> Vec<Diagnostic> {
             c.report(&p, &[], "id", format!("`{id}` is not an id"));
         }
         if !is_jurisdiction(&op.country) {
-            c.report(&p, &["country"], "country", format!("`{}` is not an ISO 3166 code", op.country));
+            c.report(
+                &p,
+                &["country"],
+                "country",
+                format!("`{}` is not an ISO 3166 code", op.country),
+            );
         }
         for j in &op.controlled_from {
             if !is_jurisdiction(j) {
-                c.report(&p, &["controlled_from"], "controlled_from", format!("`{j}` is not an ISO 3166 code"));
+                c.report(
+                    &p,
+                    &["controlled_from"],
+                    "controlled_from",
+                    format!("`{j}` is not an ISO 3166 code"),
+                );
             }
         }
         if let Some(parent) = &op.parent
             && !cat.operators.contains_key(parent)
         {
-            c.report(&p, &["parent"], "parent", format!("unknown operator `{parent}`"));
+            c.report(
+                &p,
+                &["parent"],
+                "parent",
+                format!("unknown operator `{parent}`"),
+            );
         }
         c.sources(&p, &format!("operator `{id}`"), "sources", &op.sources);
         for fact in &op.facts {
@@ -162,7 +224,12 @@ pub(crate) fn check(cat: &Catalog) -> Vec<Diagnostic> {
             c.sources(&p, "an operator fact", &anchor, &fact.sources);
             for r in &fact.regions {
                 if r != "*" && !is_jurisdiction(r) {
-                    c.report(&p, &["regions"], "fact.regions", format!("`{r}` is not a region code"));
+                    c.report(
+                        &p,
+                        &["regions"],
+                        "fact.regions",
+                        format!("`{r}` is not a region code"),
+                    );
                 }
             }
         }
@@ -173,15 +240,30 @@ pub(crate) fn check(cat: &Catalog) -> Vec<Diagnostic> {
         let p = places.apps.get(id).unwrap_or(&none).clone();
         let what = format!("app `{id}`");
         if !is_id(id) {
-            c.report(&p, &[], "id", format!("`{id}` is not an id (lowercase letters, digits, '-')"));
+            c.report(
+                &p,
+                &[],
+                "id",
+                format!("`{id}` is not an id (lowercase letters, digits, '-')"),
+            );
         }
         if app.categories.is_empty() {
-            c.report(&p, &["categories"], "categories", format!("{what} has no category"));
+            c.report(
+                &p,
+                &["categories"],
+                "categories",
+                format!("{what} has no category"),
+            );
         }
         for cat_id in &app.categories {
             if !cat.categories.contains_key(cat_id) {
                 let q = format!("\"{cat_id}\"");
-                c.report(&p, &[&q], "categories", format!("unknown category `{cat_id}`"));
+                c.report(
+                    &p,
+                    &[&q],
+                    "categories",
+                    format!("unknown category `{cat_id}`"),
+                );
             }
         }
         for r in &app.related {
@@ -191,28 +273,54 @@ pub(crate) fn check(cat: &Catalog) -> Vec<Diagnostic> {
             }
         }
         match (app.kind, &app.bypass) {
-            (AppKind::Bypass, None) => {
-                c.report(&p, &["kind"], "bypass", format!("{what} has kind = \"bypass\" but no [app.bypass] table"))
-            }
-            (AppKind::App, Some(_)) => {
-                c.report(&p, &["[app.bypass]"], "bypass", format!("{what} has a [app.bypass] table but kind = \"app\""))
-            }
+            (AppKind::Bypass, None) => c.report(
+                &p,
+                &["kind"],
+                "bypass",
+                format!("{what} has kind = \"bypass\" but no [app.bypass] table"),
+            ),
+            (AppKind::App, Some(_)) => c.report(
+                &p,
+                &["[app.bypass]"],
+                "bypass",
+                format!("{what} has a [app.bypass] table but kind = \"app\""),
+            ),
             _ => {}
         }
         for role in &app.operators {
             let q = format!("\"{}\"", role.operator);
             if !cat.operators.contains_key(&role.operator) {
-                c.report(&p, &[&q], "operator.id", format!("unknown operator `{}`", role.operator));
+                c.report(
+                    &p,
+                    &[&q],
+                    "operator.id",
+                    format!("unknown operator `{}`", role.operator),
+                );
             }
             if role.roles.is_empty() {
-                c.report(&p, &[&q], "operator.roles", "an operator entry needs at least one role".into());
+                c.report(
+                    &p,
+                    &[&q],
+                    "operator.roles",
+                    "an operator entry needs at least one role".into(),
+                );
             }
             for r in role.regions.iter().chain(&role.except_regions) {
                 if r != "*" && !is_jurisdiction(r) {
-                    c.report(&p, &[&q], "operator.regions", format!("`{r}` is not a region code"));
+                    c.report(
+                        &p,
+                        &[&q],
+                        "operator.regions",
+                        format!("`{r}` is not a region code"),
+                    );
                 }
             }
-            c.sources(&p, &format!("the operator entry `{}`", role.operator), &q, &role.sources);
+            c.sources(
+                &p,
+                &format!("the operator entry `{}`", role.operator),
+                &q,
+                &role.sources,
+            );
         }
         for ident in &app.identifiers {
             let q = format!("\"{}\"", ident.value);
@@ -221,7 +329,11 @@ pub(crate) fn check(cat: &Catalog) -> Vec<Diagnostic> {
             }
             if let Some(other) = identifiers.insert((ident.platform, ident.value.as_str()), id) {
                 let msg = if other == id {
-                    format!("identifier {} `{}` is listed twice", ident.platform.as_str(), ident.value)
+                    format!(
+                        "identifier {} `{}` is listed twice",
+                        ident.platform.as_str(),
+                        ident.value
+                    )
                 } else {
                     format!(
                         "duplicate identifier: {} `{}` is also listed for app `{other}`",
@@ -231,7 +343,12 @@ pub(crate) fn check(cat: &Catalog) -> Vec<Diagnostic> {
                 };
                 c.report(&p, &[&q], "identifier.value", msg);
             }
-            c.sources(&p, &format!("identifier `{}`", ident.value), &q, &ident.sources);
+            c.sources(
+                &p,
+                &format!("identifier `{}`", ident.value),
+                &q,
+                &ident.sources,
+            );
         }
         for fp in &app.network {
             let first = fp
@@ -249,9 +366,18 @@ pub(crate) fn check(cat: &Catalog) -> Vec<Diagnostic> {
                 && fp.cname_targets.is_empty()
                 && fp.ip_prefixes.is_empty()
             {
-                c.report(&p, &[&first], "network", "an [[app.network]] block lists nothing".into());
+                c.report(
+                    &p,
+                    &[&first],
+                    "network",
+                    "an [[app.network]] block lists nothing".into(),
+                );
             }
-            for (field, names) in [("network.domains", &fp.domains), ("network.exact", &fp.exact), ("network.cname_targets", &fp.cname_targets)] {
+            for (field, names) in [
+                ("network.domains", &fp.domains),
+                ("network.exact", &fp.exact),
+                ("network.cname_targets", &fp.cname_targets),
+            ] {
                 for name in names {
                     if let Err(msg) = check_block_rule(name) {
                         let q = format!("\"{}\"", name.escape_default());
@@ -280,7 +406,12 @@ pub(crate) fn check(cat: &Catalog) -> Vec<Diagnostic> {
         for inc in &app.incidents {
             let q = format!("\"{}", inc.title.chars().take(30).collect::<String>());
             if !(1..=4).contains(&inc.severity) {
-                c.report(&p, &[&q], "incident.severity", format!("severity {} is outside 1–4", inc.severity));
+                c.report(
+                    &p,
+                    &[&q],
+                    "incident.severity",
+                    format!("severity {} is outside 1–4", inc.severity),
+                );
             }
             c.sources(&p, "an incident", &q, &inc.sources);
         }
@@ -296,7 +427,12 @@ pub(crate) fn check(cat: &Catalog) -> Vec<Diagnostic> {
                 );
             }
             if f.score > 4 {
-                c.report(&p, &[&q], "factor.score", format!("{} score {} is outside 0–4", f.id, f.score));
+                c.report(
+                    &p,
+                    &[&q],
+                    "factor.score",
+                    format!("{} score {} is outside 0–4", f.id, f.score),
+                );
             }
             if seen.contains(&f.id) {
                 c.report(&p, &[&q], "factor.id", format!("{} is rated twice", f.id));
@@ -316,10 +452,20 @@ pub(crate) fn check(cat: &Catalog) -> Vec<Diagnostic> {
             c.report(&p, &[], "id", format!("`{id}` is not an id"));
         }
         if !is_jurisdiction(&r.jurisdiction) {
-            c.report(&p, &["jurisdiction"], "jurisdiction", format!("`{}` is not a jurisdiction code", r.jurisdiction));
+            c.report(
+                &p,
+                &["jurisdiction"],
+                "jurisdiction",
+                format!("`{}` is not a jurisdiction code", r.jurisdiction),
+            );
         }
         if r.apps.is_empty() {
-            c.report(&p, &["apps"], "apps", "a restriction covers at least one app".into());
+            c.report(
+                &p,
+                &["apps"],
+                "apps",
+                "a restriction covers at least one app".into(),
+            );
         }
         for a in &r.apps {
             if !cat.apps.contains_key(a) {
@@ -334,12 +480,22 @@ pub(crate) fn check(cat: &Catalog) -> Vec<Diagnostic> {
         }
         for b in &r.binding {
             if !is_jurisdiction(&b.jurisdiction) {
-                c.report(&p, &["[[restriction.binding]]"], "binding.jurisdiction", format!("`{}` is not a jurisdiction code", b.jurisdiction));
+                c.report(
+                    &p,
+                    &["[[restriction.binding]]"],
+                    "binding.jurisdiction",
+                    format!("`{}` is not a jurisdiction code", b.jurisdiction),
+                );
             }
             for s in &b.sectors {
                 if !SECTORS.contains(&s.as_str()) {
                     let q = format!("\"{s}\"");
-                    c.report(&p, &[&q], "binding.sectors", format!("unknown sector `{s}` (known: {})", SECTORS.join(", ")));
+                    c.report(
+                        &p,
+                        &[&q],
+                        "binding.sectors",
+                        format!("unknown sector `{s}` (known: {})", SECTORS.join(", ")),
+                    );
                 }
             }
         }
@@ -354,7 +510,15 @@ mod tests {
 
     #[test]
     fn jurisdictions() {
-        for ok in ["US", "US-TX", "GB-SCT", "EU", "EU-EP", "EU-CONSILIUM", "AU-ACT"] {
+        for ok in [
+            "US",
+            "US-TX",
+            "GB-SCT",
+            "EU",
+            "EU-EP",
+            "EU-CONSILIUM",
+            "AU-ACT",
+        ] {
             assert!(is_jurisdiction(ok), "{ok}");
         }
         for bad in ["us", "USA", "US-", "U", "US-TEXAS", "*"] {
@@ -371,7 +535,13 @@ mod tests {
         assert!(check_identifier(Platform::IosBundleId, "com.ss.iphone.ugc.Ame").is_ok());
         assert!(check_identifier(Platform::IosAppStoreId, "835599320").is_ok());
         assert!(check_identifier(Platform::IosAppStoreId, "id835599320").is_err());
-        assert!(check_identifier(Platform::WindowsPfn, "BytedancePte.Ltd.TikTok_6yccndn6064se").is_ok());
+        assert!(
+            check_identifier(
+                Platform::WindowsPfn,
+                "BytedancePte.Ltd.TikTok_6yccndn6064se"
+            )
+            .is_ok()
+        );
         assert!(check_identifier(Platform::WindowsPfn, "TikTok").is_err());
         assert!(check_identifier(Platform::AppleTeamId, "ABCDE12345").is_ok());
     }

@@ -32,7 +32,20 @@ fn check(name: &str, text: String) {
 #[test]
 fn damaged_catalog_files_never_panic() {
     let mut rng = Rng(0x5eed_1234_abcd_0001);
-    let noise: &[&str] = &["\"", "[[", "]]", "=", "\n", "\u{0}", "é", "[[app.network]]\n", "sources = []\n", "9999-99-99", "\\u", "#"];
+    let noise: &[&str] = &[
+        "\"",
+        "[[",
+        "]]",
+        "=",
+        "\n",
+        "\u{0}",
+        "é",
+        "[[app.network]]\n",
+        "sources = []\n",
+        "9999-99-99",
+        "\\u",
+        "#",
+    ];
     for (path, text) in Catalog::bundled_files() {
         // truncations at char boundaries
         for _ in 0..8 {

@@ -38,7 +38,10 @@ fn check(app: &str) -> Vec<Diagnostic> {
 fn expect_one(app: &str, line: usize, field: &str, contains: &str) {
     let diags = check(app);
     assert!(
-        diags.iter().any(|d| d.file == "apps/x.toml" && d.line == line && d.field == field && d.message.contains(contains)),
+        diags.iter().any(|d| d.file == "apps/x.toml"
+            && d.line == line
+            && d.field == field
+            && d.message.contains(contains)),
         "expected apps/x.toml:{line}: {field}: …{contains}…, got {diags:#?}"
     );
 }
@@ -67,19 +70,28 @@ fn a_good_entry_passes() {
 
 #[test]
 fn claim_without_source_is_rejected_with_its_line() {
-    let app = GOOD.replace("value = \"com.example.x\"\nsources = [\"s1\"]", "value = \"com.example.x\"\nsources = []");
+    let app = GOOD.replace(
+        "value = \"com.example.x\"\nsources = [\"s1\"]",
+        "value = \"com.example.x\"\nsources = []",
+    );
     expect_one(&app, 8, "sources", "has no source");
 }
 
 #[test]
 fn unknown_source_is_rejected() {
-    let app = GOOD.replace("ip_prefixes = [\"192.0.2.0/24\"]\nsources = [\"s1\"]", "ip_prefixes = [\"192.0.2.0/24\"]\nsources = [\"nope\"]");
+    let app = GOOD.replace(
+        "ip_prefixes = [\"192.0.2.0/24\"]\nsources = [\"s1\"]",
+        "ip_prefixes = [\"192.0.2.0/24\"]\nsources = [\"nope\"]",
+    );
     expect_one(&app, 15, "sources", "unknown source `nope`");
 }
 
 #[test]
 fn invalid_domain_is_rejected() {
-    let app = GOOD.replace("domains = [\"x.example\"]", "domains = [\"x.example\\nlocal-zone: evil\"]");
+    let app = GOOD.replace(
+        "domains = [\"x.example\"]",
+        "domains = [\"x.example\\nlocal-zone: evil\"]",
+    );
     expect_one(&app, 12, "network.domains", "not allowed");
     let app = GOOD.replace("domains = [\"x.example\"]", "domains = [\"X.Example\"]");
     expect_one(&app, 12, "network.domains", "lowercase");
@@ -87,11 +99,15 @@ fn invalid_domain_is_rejected() {
 
 #[test]
 fn duplicate_identifier_is_rejected() {
-    let second = GOOD.replace("id = \"x\"", "id = \"y\"").replace("domains = [\"x.example\"]", "domains = [\"y.example\"]");
+    let second = GOOD
+        .replace("id = \"x\"", "id = \"y\"")
+        .replace("domains = [\"x.example\"]", "domains = [\"y.example\"]");
     let app = format!("{GOOD}\n{second}");
     let diags = check(&app);
     assert!(
-        diags.iter().any(|d| d.field == "identifier.value" && d.message.contains("also listed for app `x`") && d.line == 24),
+        diags.iter().any(|d| d.field == "identifier.value"
+            && d.message.contains("also listed for app `x`")
+            && d.line == 24),
         "{diags:#?}"
     );
 }
@@ -104,7 +120,10 @@ fn unknown_field_is_rejected() {
 
 #[test]
 fn generic_cdn_apex_is_rejected() {
-    let app = GOOD.replace("cname_targets = [\"x.example.edgesuite.net\"]", "cname_targets = [\"edgesuite.net\"]");
+    let app = GOOD.replace(
+        "cname_targets = [\"x.example.edgesuite.net\"]",
+        "cname_targets = [\"edgesuite.net\"]",
+    );
     expect_one(&app, 13, "network.cname_targets", "generic");
     let app = GOOD.replace("domains = [\"x.example\"]", "domains = [\"akamaized.net\"]");
     expect_one(&app, 12, "network.domains", "generic");
@@ -114,14 +133,23 @@ fn generic_cdn_apex_is_rejected() {
 fn bad_prefix_and_bad_date_are_rejected() {
     let app = GOOD.replace("192.0.2.0/24", "192.0.2.7/24");
     expect_one(&app, 14, "network.ip_prefixes", "host bits");
-    let app = format!("{GOOD}\n[[app.incident]]\ndate = 2025-13-01\nkind = \"fine\"\ntitle = \"t\"\nseverity = 2\nsources = [\"s1\"]\n");
+    let app = format!(
+        "{GOOD}\n[[app.incident]]\ndate = 2025-13-01\nkind = \"fine\"\ntitle = \"t\"\nseverity = 2\nsources = [\"s1\"]\n"
+    );
     let diags = check(&app);
-    assert!(diags.iter().any(|d| d.file == "apps/x.toml" && d.line == 18), "{diags:#?}");
+    assert!(
+        diags
+            .iter()
+            .any(|d| d.file == "apps/x.toml" && d.line == 18),
+        "{diags:#?}"
+    );
 }
 
 #[test]
 fn derived_factor_cannot_be_rated() {
-    let app = format!("{GOOD}\n[[app.factor]]\nid = \"F6\"\nscore = 4\nrationale = \"r\"\nsources = [\"s1\"]\n");
+    let app = format!(
+        "{GOOD}\n[[app.factor]]\nid = \"F6\"\nscore = 4\nrationale = \"r\"\nsources = [\"s1\"]\n"
+    );
     expect_one(&app, 18, "factor.id", "derived");
 }
 
@@ -130,15 +158,31 @@ fn overlay_needs_a_mode_and_extends() {
     let bundled = (Origin::Bundled, "base.toml".to_string(), BASE.to_string());
     let app = (Origin::Bundled, "apps/x.toml".to_string(), GOOD.to_string());
     let overlay = "[[app]]\nid = \"x\"\nname = \"X\"\ncategories = []\n\n[[app.network]]\ndomains = [\"x2.example\"]\nsources = [\"s1\"]\n";
-    let ov = (Origin::Overlay, "mine/x.toml".to_string(), overlay.to_string());
+    let ov = (
+        Origin::Overlay,
+        "mine/x.toml".to_string(),
+        overlay.to_string(),
+    );
     match Catalog::from_files(&[bundled.clone(), app.clone(), ov]) {
-        Err(LoadError::Invalid(d)) => assert!(d.iter().any(|d| d.file == "mine/x.toml" && d.line == 1 && d.field == "overlay"), "{d:#?}"),
+        Err(LoadError::Invalid(d)) => assert!(
+            d.iter()
+                .any(|d| d.file == "mine/x.toml" && d.line == 1 && d.field == "overlay"),
+            "{d:#?}"
+        ),
         other => panic!("expected an overlay error, got {other:?}"),
     }
-    let ov = (Origin::Overlay, "mine/x.toml".to_string(), overlay.replace("name = \"X\"", "name = \"X\"\noverlay = \"extend\""));
+    let ov = (
+        Origin::Overlay,
+        "mine/x.toml".to_string(),
+        overlay.replace("name = \"X\"", "name = \"X\"\noverlay = \"extend\""),
+    );
     let cat = Catalog::from_files(&[bundled, app, ov]).expect("valid overlay");
     let x = cat.app("x").expect("x");
-    let domains: Vec<&str> = x.network.iter().flat_map(|n| n.domains.iter().map(String::as_str)).collect();
+    let domains: Vec<&str> = x
+        .network
+        .iter()
+        .flat_map(|n| n.domains.iter().map(String::as_str))
+        .collect();
     assert_eq!(domains, ["x.example", "x2.example"]);
     assert_eq!(x.identifiers.len(), 1);
     assert_eq!(cat.snapshot.overlay_files, 1);
@@ -148,5 +192,8 @@ fn overlay_needs_a_mode_and_extends() {
 fn syntax_error_names_its_line() {
     let app = GOOD.replace("name = \"X\"", "name = \"X");
     let diags = check(&app);
-    assert!(diags.iter().any(|d| d.file == "apps/x.toml" && d.line == 3), "{diags:#?}");
+    assert!(
+        diags.iter().any(|d| d.file == "apps/x.toml" && d.line == 3),
+        "{diags:#?}"
+    );
 }

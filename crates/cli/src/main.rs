@@ -16,7 +16,11 @@ use clap::{Parser, Subcommand, ValueEnum};
 use policy::{Policy, PolicyError, PolicyFile};
 
 #[derive(Parser)]
-#[command(name = "appwarden", version, about = "Decide about risky consumer apps and make the decision hold: on the network, on devices, in the logs.")]
+#[command(
+    name = "appwarden",
+    version,
+    about = "Decide about risky consumer apps and make the decision hold: on the network, on devices, in the logs."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -213,7 +217,10 @@ fn main() -> ExitCode {
         Err(e) if e.is::<Problems>() => ExitCode::from(1),
         Err(e) => {
             // a closed pipe (`| head`) is not an error worth a message
-            if e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)) {
+            if e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) {
                 return ExitCode::SUCCESS;
             }
             eprintln!("appwarden: {e:#}");
@@ -228,20 +235,24 @@ fn run(cli: Cli) -> Result<()> {
         Command::Catalog(cmd) => catalog_cmd(cmd, &mut out),
         Command::Assess(args) => {
             let (policy, as_of) = load_policy(&args.org)?;
-            let register = policy.register(&args.apps, as_of).map_err(anyhow::Error::msg)?;
+            let register = policy
+                .register(&args.apps, as_of)
+                .map_err(anyhow::Error::msg)?;
             let detailed = !args.apps.is_empty();
             render::assessments(&mut out, &register, &policy, args.format, detailed)?;
             Ok(())
         }
         Command::Policy(cmd) => policy_cmd(cmd, &mut out),
         Command::Profile(ProfileCmd::List) => {
-            let profiles: Vec<risk::Profile> =
-                risk::Profile::bundled_ids().map(risk::Profile::bundled).collect::<Result<_, _>>()?;
+            let profiles: Vec<risk::Profile> = risk::Profile::bundled_ids()
+                .map(risk::Profile::bundled)
+                .collect::<Result<_, _>>()?;
             render::profiles(&mut out, &profiles)?;
             Ok(())
         }
         Command::Profile(ProfileCmd::Show { id }) => {
-            let (_, text) = risk::profile_source(&id).ok_or_else(|| anyhow::anyhow!("no bundled profile `{id}`"))?;
+            let (_, text) = risk::profile_source(&id)
+                .ok_or_else(|| anyhow::anyhow!("no bundled profile `{id}`"))?;
             out.write_all(text.as_bytes())?;
             Ok(())
         }
@@ -277,19 +288,32 @@ fn load_policy(args: &OrgArgs) -> Result<(Policy, Day)> {
     let as_of = args.as_of.unwrap_or_else(Day::today_utc);
     let (mut file, name, text, base) = match &args.config {
         Some(path) => {
-            let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
             let file: PolicyFile = match toml::from_str(&text) {
                 Ok(f) => f,
                 Err(_) => {
                     // let the policy crate produce the located diagnostic
                     return Err(policy_error(
-                        Policy::parse(&text, &path.display().to_string(), path.parent(), None).err().ok_or_else(|| anyhow::anyhow!("unparsable policy"))?,
+                        Policy::parse(&text, &path.display().to_string(), path.parent(), None)
+                            .err()
+                            .ok_or_else(|| anyhow::anyhow!("unparsable policy"))?,
                     ));
                 }
             };
-            (file, path.display().to_string(), text, path.parent().map(Path::to_path_buf))
+            (
+                file,
+                path.display().to_string(),
+                text,
+                path.parent().map(Path::to_path_buf),
+            )
         }
-        None => (PolicyFile::default_policy(), "<builtin default>".to_string(), String::new(), None),
+        None => (
+            PolicyFile::default_policy(),
+            "<builtin default>".to_string(),
+            String::new(),
+            None,
+        ),
     };
     if let Some(p) = &args.profile {
         file.organisation.profile = p.clone();
@@ -300,20 +324,30 @@ fn load_policy(args: &OrgArgs) -> Result<(Policy, Day)> {
     if !args.sectors.is_empty() {
         file.organisation.sectors = args.sectors.clone();
     }
-    let policy = Policy::from_parts(file, name, &text, base.as_deref(), args.overlay.as_deref()).map_err(policy_error)?;
+    let policy = Policy::from_parts(file, name, &text, base.as_deref(), args.overlay.as_deref())
+        .map_err(policy_error)?;
     Ok((policy, as_of))
 }
 
 fn catalog_cmd(cmd: CatalogCmd, out: &mut impl Write) -> Result<()> {
     match cmd {
-        CatalogCmd::List { category, kind, overlay, format } => {
+        CatalogCmd::List {
+            category,
+            kind,
+            overlay,
+            format,
+        } => {
             let cat = load_catalog(overlay.as_deref())?;
             if let Some(c) = &category
                 && !cat.categories.contains_key(c)
             {
                 bail!(
                     "unknown category `{c}`; categories: {}",
-                    cat.categories.keys().cloned().collect::<Vec<_>>().join(", ")
+                    cat.categories
+                        .keys()
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 );
             }
             let apps: Vec<&catalog::App> = cat
@@ -334,9 +368,15 @@ fn catalog_cmd(cmd: CatalogCmd, out: &mut impl Write) -> Result<()> {
             }
             Ok(())
         }
-        CatalogCmd::Show { app, overlay, format } => {
+        CatalogCmd::Show {
+            app,
+            overlay,
+            format,
+        } => {
             let cat = load_catalog(overlay.as_deref())?;
-            let a = cat.find(&app).ok_or_else(|| anyhow::anyhow!("no app `{app}` in the catalog (try `appwarden catalog list`)"))?;
+            let a = cat.find(&app).ok_or_else(|| {
+                anyhow::anyhow!("no app `{app}` in the catalog (try `appwarden catalog list`)")
+            })?;
             if format == ShowFormat::Json {
                 serde_json::to_writer_pretty(&mut *out, a)?;
                 writeln!(out)?;
@@ -352,8 +392,22 @@ fn catalog_cmd(cmd: CatalogCmd, out: &mut impl Write) -> Result<()> {
             };
             match result {
                 Ok(cat) => {
-                    let apps = cat.apps.values().filter(|a| a.kind == catalog::AppKind::App).count();
-                    let domains: usize = cat.apps.values().flat_map(|a| &a.network).map(|n| n.domains.len() + n.exact.len() + n.cname_targets.len() + n.patterns.len()).sum();
+                    let apps = cat
+                        .apps
+                        .values()
+                        .filter(|a| a.kind == catalog::AppKind::App)
+                        .count();
+                    let domains: usize = cat
+                        .apps
+                        .values()
+                        .flat_map(|a| &a.network)
+                        .map(|n| {
+                            n.domains.len()
+                                + n.exact.len()
+                                + n.cname_targets.len()
+                                + n.patterns.len()
+                        })
+                        .sum();
                     writeln!(
                         out,
                         "ok: {} files, {} apps, {} bypass entries, {} operators, {} restrictions, {} sources, {} network names (snapshot {})",
@@ -377,7 +431,14 @@ fn catalog_cmd(cmd: CatalogCmd, out: &mut impl Write) -> Result<()> {
 
 fn policy_cmd(cmd: PolicyCmd, out: &mut impl Write) -> Result<()> {
     match cmd {
-        PolicyCmd::Init { profile, name, jurisdiction, sectors, output, force } => {
+        PolicyCmd::Init {
+            profile,
+            name,
+            jurisdiction,
+            sectors,
+            output,
+            force,
+        } => {
             let p = risk::Profile::resolve(&profile)?;
             let text = policy::init_template(&p, &name, &jurisdiction, &sectors, Day::today_utc());
             // what we write must itself pass `policy check`
@@ -388,8 +449,15 @@ fn policy_cmd(cmd: PolicyCmd, out: &mut impl Write) -> Result<()> {
                 if output.exists() && !force {
                     bail!("{} exists; use --force to overwrite", output.display());
                 }
-                std::fs::write(&output, text).with_context(|| format!("writing {}", output.display()))?;
-                writeln!(out, "wrote {} (profile {}); check it with `appwarden policy check -c {}`", output.display(), p.id, output.display())?;
+                std::fs::write(&output, text)
+                    .with_context(|| format!("writing {}", output.display()))?;
+                writeln!(
+                    out,
+                    "wrote {} (profile {}); check it with `appwarden policy check -c {}`",
+                    output.display(),
+                    p.id,
+                    output.display()
+                )?;
             }
             Ok(())
         }

@@ -9,8 +9,8 @@ use risk::{Decision, ExceptionStatus};
 use crate::Policy;
 use crate::config::{GroupKind, OutsideSandbox, POLICY_SCHEMA};
 use crate::plan::{
-    Action, BypassState, Custom, EnforcementPlan, PLAN_VERSION, PlanApp, PlanBypass, PlanGroup, PlanStamp, Rule,
-    RuleReason, ScoreText,
+    Action, BypassState, Custom, EnforcementPlan, PLAN_VERSION, PlanApp, PlanBypass, PlanGroup,
+    PlanStamp, Rule, RuleReason, ScoreText,
 };
 
 struct Diags<'a> {
@@ -23,34 +23,86 @@ impl Diags<'_> {
     /// Reports at the line of `needle` searched from `offset` (or at `offset`).
     fn at(&mut self, offset: Option<usize>, needle: Option<&str>, field: &str, message: String) {
         let start = offset.unwrap_or(0).min(self.text.len());
-        let pos = needle.and_then(|n| self.text[start..].find(n).map(|i| start + i)).unwrap_or(start);
-        let line = if self.text.is_empty() { 0 } else { crate::line_of(self.text, pos) };
-        self.out.push(Diagnostic { file: self.name.to_string(), line, field: field.to_string(), message });
+        let pos = needle
+            .and_then(|n| self.text[start..].find(n).map(|i| start + i))
+            .unwrap_or(start);
+        let line = if self.text.is_empty() {
+            0
+        } else {
+            crate::line_of(self.text, pos)
+        };
+        self.out.push(Diagnostic {
+            file: self.name.to_string(),
+            line,
+            field: field.to_string(),
+            message,
+        });
     }
 }
 
 fn is_label(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 63 && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    !s.is_empty()
+        && s.len() <= 63
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 pub(crate) fn check(p: &Policy, text: &str) -> Vec<Diagnostic> {
-    let mut d = Diags { name: &p.name, text, out: Vec::new() };
+    let mut d = Diags {
+        name: &p.name,
+        text,
+        out: Vec::new(),
+    };
     let f = &p.file;
     if f.version != POLICY_SCHEMA {
-        d.at(None, Some("version"), "version", format!("this appwarden reads policy schema {POLICY_SCHEMA}, not {}", f.version));
+        d.at(
+            None,
+            Some("version"),
+            "version",
+            format!(
+                "this appwarden reads policy schema {POLICY_SCHEMA}, not {}",
+                f.version
+            ),
+        );
     }
     let org = &f.organisation;
     if !catalog::is_jurisdiction(&org.jurisdiction) {
-        d.at(None, Some("jurisdiction"), "organisation.jurisdiction", format!("`{}` is not a jurisdiction code (US, US-TX, DE, GB, …)", org.jurisdiction));
+        d.at(
+            None,
+            Some("jurisdiction"),
+            "organisation.jurisdiction",
+            format!(
+                "`{}` is not a jurisdiction code (US, US-TX, DE, GB, …)",
+                org.jurisdiction
+            ),
+        );
     }
     for s in &org.sectors {
         if s == "*" || !catalog::SECTORS.contains(&s.as_str()) {
-            d.at(None, Some(&format!("\"{s}\"")), "organisation.sectors", format!("unknown sector `{s}` (known: {})", catalog::SECTORS[1..].join(", ")));
+            d.at(
+                None,
+                Some(&format!("\"{s}\"")),
+                "organisation.sectors",
+                format!(
+                    "unknown sector `{s}` (known: {})",
+                    catalog::SECTORS[1..].join(", ")
+                ),
+            );
         }
     }
-    for j in org.jurisdictions_of_concern.iter().flatten().chain(org.adequate_jurisdictions.iter().flatten()) {
+    for j in org
+        .jurisdictions_of_concern
+        .iter()
+        .flatten()
+        .chain(org.adequate_jurisdictions.iter().flatten())
+    {
         if !catalog::is_jurisdiction(j) {
-            d.at(None, Some(&format!("\"{j}\"")), "organisation", format!("`{j}` is not a jurisdiction code"));
+            d.at(
+                None,
+                Some(&format!("\"{j}\"")),
+                "organisation",
+                format!("`{j}` is not a jurisdiction code"),
+            );
         }
     }
 
@@ -60,38 +112,83 @@ pub(crate) fn check(p: &Policy, text: &str) -> Vec<Diagnostic> {
     for (i, g) in p.groups.iter().enumerate() {
         let off = f.groups.get(i).map(|s| s.span().start);
         if !is_label(&g.id) {
-            d.at(off, Some("id"), "group.id", format!("`{}` is not a group id (lowercase letters, digits, '-')", g.id));
+            d.at(
+                off,
+                Some("id"),
+                "group.id",
+                format!(
+                    "`{}` is not a group id (lowercase letters, digits, '-')",
+                    g.id
+                ),
+            );
         }
         if !seen.insert(g.id.as_str()) {
-            d.at(off, Some("id"), "group.id", format!("group `{}` is defined twice", g.id));
+            d.at(
+                off,
+                Some("id"),
+                "group.id",
+                format!("group `{}` is defined twice", g.id),
+            );
         }
         if defaults > 1 && g.default {
-            d.at(off, Some("default"), "group.default", "more than one group has default = true".into());
+            d.at(
+                off,
+                Some("default"),
+                "group.default",
+                "more than one group has default = true".into(),
+            );
         }
         for c in &g.clients {
             let ok = c.parse::<ipnet::IpNet>().is_ok() || c.parse::<std::net::IpAddr>().is_ok();
             if !ok {
-                d.at(off, Some(&format!("\"{c}\"")), "group.clients", format!("`{c}` is not an IP address or CIDR"));
+                d.at(
+                    off,
+                    Some(&format!("\"{c}\"")),
+                    "group.clients",
+                    format!("`{c}` is not an IP address or CIDR"),
+                );
             }
         }
         for c in &g.client_ids {
             if !is_label(c) {
-                d.at(off, Some(&format!("\"{c}\"")), "group.client_ids", format!("`{c}` is not a client id (a DNS label: lowercase letters, digits, '-')"));
+                d.at(
+                    off,
+                    Some(&format!("\"{c}\"")),
+                    "group.client_ids",
+                    format!(
+                        "`{c}` is not a client id (a DNS label: lowercase letters, digits, '-')"
+                    ),
+                );
             }
         }
         for c in g.block_categories.iter().chain(&g.log_only_categories) {
             if !p.catalog.categories.contains_key(c) {
-                d.at(off, Some(&format!("\"{c}\"")), "group.categories", format!("unknown category `{c}` (see `appwarden catalog list`)"));
+                d.at(
+                    off,
+                    Some(&format!("\"{c}\"")),
+                    "group.categories",
+                    format!("unknown category `{c}` (see `appwarden catalog list`)"),
+                );
             }
         }
         for a in &g.allow {
             if let Err(m) = check_domain(a) {
-                d.at(off, Some(&format!("\"{}\"", a.escape_default())), "group.allow", m);
+                d.at(
+                    off,
+                    Some(&format!("\"{}\"", a.escape_default())),
+                    "group.allow",
+                    m,
+                );
             }
         }
         for a in &g.deny {
             if let Err(m) = check_block_rule(a) {
-                d.at(off, Some(&format!("\"{}\"", a.escape_default())), "group.deny", m);
+                d.at(
+                    off,
+                    Some(&format!("\"{}\"", a.escape_default())),
+                    "group.deny",
+                    m,
+                );
             }
         }
     }
@@ -99,17 +196,32 @@ pub(crate) fn check(p: &Policy, text: &str) -> Vec<Diagnostic> {
         let off = Some(o.span().start);
         let o = o.get_ref();
         if p.catalog.app(&o.app).is_none() {
-            d.at(off, Some(&format!("\"{}\"", o.app)), "override.app", format!("no app `{}` in the catalog", o.app));
+            d.at(
+                off,
+                Some(&format!("\"{}\"", o.app)),
+                "override.app",
+                format!("no app `{}` in the catalog", o.app),
+            );
         }
         if o.decision == Some(Decision::Allow) {
             d.at(off, Some("decision"), "override.decision", "an override can only make a decision stricter; to relax one, write an [[exception]] with an approver and an expiry".into());
         }
         if o.decision.is_none() && !o.log_only {
-            d.at(off, Some("app"), "override", "an override sets `decision` or `log_only`".into());
+            d.at(
+                off,
+                Some("app"),
+                "override",
+                "an override sets `decision` or `log_only`".into(),
+            );
         }
         for g in &o.groups {
             if !group_ids.contains(&g.as_str()) {
-                d.at(off, Some(&format!("\"{g}\"")), "override.groups", format!("unknown group `{g}`"));
+                d.at(
+                    off,
+                    Some(&format!("\"{g}\"")),
+                    "override.groups",
+                    format!("unknown group `{g}`"),
+                );
             }
         }
     }
@@ -117,15 +229,31 @@ pub(crate) fn check(p: &Policy, text: &str) -> Vec<Diagnostic> {
         let off = Some(e.span().start);
         let e = e.get_ref();
         match p.catalog.app(&e.app) {
-            None => d.at(off, Some(&format!("\"{}\"", e.app)), "exception.app", format!("no app `{}` in the catalog", e.app)),
-            Some(a) if a.kind == AppKind::Bypass => {
-                d.at(off, Some("app"), "exception.app", format!("`{}` is a bypass method; turn its group switch off instead", e.app))
-            }
+            None => d.at(
+                off,
+                Some(&format!("\"{}\"", e.app)),
+                "exception.app",
+                format!("no app `{}` in the catalog", e.app),
+            ),
+            Some(a) if a.kind == AppKind::Bypass => d.at(
+                off,
+                Some("app"),
+                "exception.app",
+                format!(
+                    "`{}` is a bypass method; turn its group switch off instead",
+                    e.app
+                ),
+            ),
             Some(_) => {}
         }
         for g in &e.groups {
             if !group_ids.contains(&g.as_str()) {
-                d.at(off, Some(&format!("\"{g}\"")), "exception.groups", format!("unknown group `{g}`"));
+                d.at(
+                    off,
+                    Some(&format!("\"{g}\"")),
+                    "exception.groups",
+                    format!("unknown group `{g}`"),
+                );
             }
         }
         for problem in e.problems(&p.profile) {
@@ -168,13 +296,23 @@ fn sorted(mut v: Vec<String>) -> Vec<String> {
 fn plan_app(app: &App, assessment: Option<&risk::Assessment>) -> PlanApp {
     let mut identifiers: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for i in &app.identifiers {
-        identifiers.entry(i.platform.as_str().to_string()).or_default().push(i.value.clone());
+        identifiers
+            .entry(i.platform.as_str().to_string())
+            .or_default()
+            .push(i.value.clone());
     }
     for v in identifiers.values_mut() {
         v.sort();
         v.dedup();
     }
-    let collect = |f: fn(&catalog::Footprint) -> &Vec<String>| sorted(app.network.iter().flat_map(|n| f(n).iter().cloned()).collect());
+    let collect = |f: fn(&catalog::Footprint) -> &Vec<String>| {
+        sorted(
+            app.network
+                .iter()
+                .flat_map(|n| f(n).iter().cloned())
+                .collect(),
+        )
+    };
     PlanApp {
         name: app.name.clone(),
         kind: app.kind,
@@ -183,7 +321,10 @@ fn plan_app(app: &App, assessment: Option<&risk::Assessment>) -> PlanApp {
         decided_by: assessment.map(|a| a.decided_by),
         score: assessment.map(|a| ScoreText(format!("{:.2}", a.score))),
         level: assessment.map(|a| a.level),
-        bypass: app.bypass.as_ref().map(|b| PlanBypass { method: b.method, answer: b.answer }),
+        bypass: app.bypass.as_ref().map(|b| PlanBypass {
+            method: b.method,
+            answer: b.answer,
+        }),
         domains: collect(|n| &n.domains),
         exact: collect(|n| &n.exact),
         patterns: collect(|n| &n.patterns),
@@ -213,9 +354,10 @@ pub(crate) fn compile(p: &Policy, as_of: Day) -> EnforcementPlan {
             // exceptions scoped to this group
             for e in p.file.exceptions.iter().map(|e| e.get_ref()) {
                 if e.app == *id
-                    && e.groups.iter().any(|x| *x == g.id)
+                    && e.groups.contains(&g.id)
                     && decision == Decision::Block
-                    && e.evaluate(&p.profile, as_of, a.decision_before_exceptions, &a.gates) == ExceptionStatus::Applied
+                    && e.evaluate(&p.profile, as_of, a.decision_before_exceptions, &a.gates)
+                        == ExceptionStatus::Applied
                 {
                     decision = Decision::AllowOutsideSandbox;
                 }
@@ -223,7 +365,7 @@ pub(crate) fn compile(p: &Policy, as_of: Day) -> EnforcementPlan {
             let mut reason = RuleReason::Decision(decision);
             let mut log_only = false;
             for o in p.file.overrides.iter().map(|o| o.get_ref()) {
-                if o.app != *id || !(o.groups.is_empty() || o.groups.iter().any(|x| *x == g.id)) {
+                if o.app != *id || !(o.groups.is_empty() || o.groups.contains(&g.id)) {
                     continue;
                 }
                 if let Some(od) = o.decision
@@ -250,12 +392,19 @@ pub(crate) fn compile(p: &Policy, as_of: Day) -> EnforcementPlan {
                 Decision::Allow => None,
             };
             let app = p.catalog.app(id);
-            let in_cats = |cats: &[String]| app.is_some_and(|x| x.categories.iter().find(|c| cats.contains(c)).is_some());
+            let in_cats = |cats: &[String]| {
+                app.is_some_and(|x| x.categories.iter().find(|c| cats.contains(c)).is_some())
+            };
             let cat_of = |cats: &[String]| {
-                app.and_then(|x| x.categories.iter().find(|c| cats.contains(c)).cloned()).unwrap_or_default()
+                app.and_then(|x| x.categories.iter().find(|c| cats.contains(c)).cloned())
+                    .unwrap_or_default()
             };
             let rule = match action {
-                Some(act) => Some(Rule { app: id.to_string(), action: act, reason }),
+                Some(act) => Some(Rule {
+                    app: id.to_string(),
+                    action: act,
+                    reason,
+                }),
                 None if in_cats(&g.block_categories) => Some(Rule {
                     app: id.to_string(),
                     action: Action::Block,
@@ -280,20 +429,43 @@ pub(crate) fn compile(p: &Policy, as_of: Day) -> EnforcementPlan {
             }
         }
         let bypass = bypass_state(g);
-        for app in p.catalog.apps.values().filter(|a| a.kind == AppKind::Bypass) {
+        for app in p
+            .catalog
+            .apps
+            .values()
+            .filter(|a| a.kind == AppKind::Bypass)
+        {
             let Some(b) = &app.bypass else { continue };
             let rule = if bypass.enabled(b.method) {
                 Some(RuleReason::Bypass(b.method))
             } else {
-                app.categories.iter().find(|c| g.block_categories.contains(c)).map(|c| RuleReason::Category(c.clone()))
+                app.categories
+                    .iter()
+                    .find(|c| g.block_categories.contains(c))
+                    .map(|c| RuleReason::Category(c.clone()))
             };
             if let Some(reason) = rule {
-                let action = if g.log_only { Action::LogOnly } else { Action::Block };
-                rules.insert(&app.id, Rule { app: app.id.clone(), action, reason });
+                let action = if g.log_only {
+                    Action::LogOnly
+                } else {
+                    Action::Block
+                };
+                rules.insert(
+                    &app.id,
+                    Rule {
+                        app: app.id.clone(),
+                        action,
+                        reason,
+                    },
+                );
             }
         }
         used.extend(rules.keys().copied());
-        used.extend(sandbox_allow.iter().filter_map(|s| p.catalog.apps.get_key_value(s).map(|(k, _)| k.as_str())));
+        used.extend(
+            sandbox_allow
+                .iter()
+                .filter_map(|s| p.catalog.apps.get_key_value(s).map(|(k, _)| k.as_str())),
+        );
         groups.push(PlanGroup {
             id: g.id.clone(),
             kind: g.kind,
@@ -302,13 +474,20 @@ pub(crate) fn compile(p: &Policy, as_of: Day) -> EnforcementPlan {
             client_ids: g.client_ids.clone(),
             rules: rules.into_values().collect(),
             sandbox_allow,
-            custom: Custom { allow: sorted(g.allow.clone()), deny: sorted(g.deny.clone()) },
+            custom: Custom {
+                allow: sorted(g.allow.clone()),
+                deny: sorted(g.deny.clone()),
+            },
             bypass,
         });
     }
     let apps = used
         .into_iter()
-        .filter_map(|id| p.catalog.app(id).map(|a| (id.to_string(), plan_app(a, assessments.get(id)))))
+        .filter_map(|id| {
+            p.catalog
+                .app(id)
+                .map(|a| (id.to_string(), plan_app(a, assessments.get(id))))
+        })
         .collect();
     EnforcementPlan {
         plan_version: PLAN_VERSION,

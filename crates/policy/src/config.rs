@@ -246,7 +246,11 @@ pub fn default_groups() -> Vec<Group> {
         deny: Vec::new(),
         bypass: None,
     };
-    vec![g("corporate", GroupKind::Corporate, true, &[]), g("byod", GroupKind::Byod, false, &[]), g("guest", GroupKind::Guest, false, &[])]
+    vec![
+        g("corporate", GroupKind::Corporate, true, &[]),
+        g("byod", GroupKind::Byod, false, &[]),
+        g("guest", GroupKind::Guest, false, &[]),
+    ]
 }
 
 /// Whether a day string etc. parse; re-exported for callers building policies in code.

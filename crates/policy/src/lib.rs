@@ -14,7 +14,9 @@ use std::path::{Path, PathBuf};
 use catalog::{Catalog, Day, Diagnostic};
 use risk::{Assessment, Context, OrgContext, Profile};
 
-pub use config::{BypassSwitches, Group, GroupKind, Organisation, OutsideSandbox, Override, PolicyFile};
+pub use config::{
+    BypassSwitches, Group, GroupKind, Organisation, OutsideSandbox, Override, PolicyFile,
+};
 pub use plan::{Action, EnforcementPlan, PLAN_VERSION, PlanApp, PlanGroup, Rule, RuleReason};
 pub use template::init_template;
 
@@ -62,17 +64,31 @@ pub struct Policy {
 impl Policy {
     /// The built-in default policy on the bundled catalog (or `overlay`).
     pub fn builtin(overlay: Option<&Path>) -> Result<Policy, PolicyError> {
-        Self::from_parts(PolicyFile::default_policy(), "<builtin default>".into(), "", None, overlay)
+        Self::from_parts(
+            PolicyFile::default_policy(),
+            "<builtin default>".into(),
+            "",
+            None,
+            overlay,
+        )
     }
 
     /// Loads `path`; `overlay` replaces the file's `catalog.overlay`.
     pub fn load(path: &Path, overlay: Option<&Path>) -> Result<Policy, PolicyError> {
-        let text = std::fs::read_to_string(path).map_err(|source| PolicyError::Io { path: path.to_path_buf(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| PolicyError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
         Self::parse(&text, &path.display().to_string(), path.parent(), overlay)
     }
 
     /// Parses policy text; `base` resolves relative paths (profile file, overlay).
-    pub fn parse(text: &str, name: &str, base: Option<&Path>, overlay: Option<&Path>) -> Result<Policy, PolicyError> {
+    pub fn parse(
+        text: &str,
+        name: &str,
+        base: Option<&Path>,
+        overlay: Option<&Path>,
+    ) -> Result<Policy, PolicyError> {
         let file: PolicyFile = toml::from_str(text).map_err(|e| toml_error(text, name, &e))?;
         Self::from_parts(file, name.to_string(), text, base, overlay)
     }
@@ -98,7 +114,11 @@ impl Policy {
 
     /// Parses policy text against an already loaded catalog (the policy's
     /// own `catalog.overlay` is not read).
-    pub fn parse_with_catalog(text: &str, name: &str, catalog: Catalog) -> Result<Policy, PolicyError> {
+    pub fn parse_with_catalog(
+        text: &str,
+        name: &str,
+        catalog: Catalog,
+    ) -> Result<Policy, PolicyError> {
         let file: PolicyFile = toml::from_str(text).map_err(|e| toml_error(text, name, &e))?;
         Self::with_catalog(file, name.to_string(), text, None, catalog)
     }
@@ -148,14 +168,30 @@ impl Policy {
             }
             gs
         };
-        let policy = Policy { file, name, catalog, profile, org, groups };
+        let policy = Policy {
+            file,
+            name,
+            catalog,
+            profile,
+            org,
+            groups,
+        };
         let diags = compile::check(&policy, text);
-        if diags.is_empty() { Ok(policy) } else { Err(PolicyError::Invalid(diags)) }
+        if diags.is_empty() {
+            Ok(policy)
+        } else {
+            Err(PolicyError::Invalid(diags))
+        }
     }
 
     /// The risk context for `as_of`.
     pub fn context(&self, as_of: Day) -> Context<'_> {
-        Context { catalog: &self.catalog, profile: &self.profile, org: &self.org, as_of }
+        Context {
+            catalog: &self.catalog,
+            profile: &self.profile,
+            org: &self.org,
+            as_of,
+        }
     }
 
     /// Exceptions that apply to `app` in `group` (`None`: organisation-wide ones only).
@@ -177,17 +213,31 @@ impl Policy {
     pub fn register(&self, apps: &[String], as_of: Day) -> Result<Vec<Assessment>, String> {
         let ctx = self.context(as_of);
         let chosen: Vec<&catalog::App> = if apps.is_empty() {
-            self.catalog.apps.values().filter(|a| a.kind == catalog::AppKind::App).collect()
+            self.catalog
+                .apps
+                .values()
+                .filter(|a| a.kind == catalog::AppKind::App)
+                .collect()
         } else {
             apps.iter()
-                .map(|k| self.catalog.find(k).ok_or_else(|| format!("no app `{k}` in the catalog (try `appwarden catalog list`)")))
+                .map(|k| {
+                    self.catalog.find(k).ok_or_else(|| {
+                        format!("no app `{k}` in the catalog (try `appwarden catalog list`)")
+                    })
+                })
                 .collect::<Result<_, _>>()?
         };
         Ok(chosen
             .into_iter()
             .map(|a| {
                 // the register shows group-scoped exceptions too, evaluated as if for their groups
-                let excs: Vec<&risk::Exception> = self.file.exceptions.iter().map(|e| e.get_ref()).filter(|e| e.app == a.id).collect();
+                let excs: Vec<&risk::Exception> = self
+                    .file
+                    .exceptions
+                    .iter()
+                    .map(|e| e.get_ref())
+                    .filter(|e| e.app == a.id)
+                    .collect();
                 ctx.assess(a, &excs)
             })
             .collect())
@@ -203,9 +253,18 @@ fn toml_error(text: &str, name: &str, e: &toml::de::Error) -> PolicyError {
     let line = e.span().map_or(1, |s| line_of(text, s.start));
     let message = e.message().trim().to_string();
     let field = message.split('`').nth(1).unwrap_or("toml").to_string();
-    PolicyError::Invalid(vec![Diagnostic { file: name.to_string(), line, field, message }])
+    PolicyError::Invalid(vec![Diagnostic {
+        file: name.to_string(),
+        line,
+        field,
+        message,
+    }])
 }
 
 pub(crate) fn line_of(text: &str, offset: usize) -> usize {
-    text.as_bytes()[..offset.min(text.len())].iter().filter(|&&b| b == b'\n').count() + 1
+    text.as_bytes()[..offset.min(text.len())]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
 }

@@ -234,7 +234,12 @@ impl EnforcementPlan {
                 out.domains.extend(g.custom.deny.iter().cloned());
             }
         }
-        for v in [&mut out.domains, &mut out.exact, &mut out.patterns, &mut out.ip_prefixes] {
+        for v in [
+            &mut out.domains,
+            &mut out.exact,
+            &mut out.patterns,
+            &mut out.ip_prefixes,
+        ] {
             v.sort();
             v.dedup();
         }

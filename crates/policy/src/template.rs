@@ -3,10 +3,21 @@
 use risk::Profile;
 
 /// A commented policy file for `profile`, organisation `name` in `jurisdiction`.
-pub fn init_template(profile: &Profile, name: &str, jurisdiction: &str, sectors: &[String], today: catalog::Day) -> String {
+pub fn init_template(
+    profile: &Profile,
+    name: &str,
+    jurisdiction: &str,
+    sectors: &[String],
+    today: catalog::Day,
+) -> String {
     let q = |s: &str| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""));
     let sectors = sectors.iter().map(|s| q(s)).collect::<Vec<_>>().join(", ");
-    let mitigations = profile.required_mitigations.iter().map(|s| q(s)).collect::<Vec<_>>().join(", ");
+    let mitigations = profile
+        .required_mitigations
+        .iter()
+        .map(|s| q(s))
+        .collect::<Vec<_>>()
+        .join(", ");
     let expires = today.plus_months(6);
     format!(
         r#"# appwarden policy — what this organisation decides about risky apps, and where it is enforced.

@@ -48,7 +48,11 @@ fn run_case(path: &Path) -> Vec<String> {
     let case: Case = toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let dir = path.parent().expect("case dir");
     let overlay = case.overlay.as_ref().map(|o| dir.join(o));
-    let profiles = if case.profiles.is_empty() { vec![String::new()] } else { case.profiles.clone() };
+    let profiles = if case.profiles.is_empty() {
+        vec![String::new()]
+    } else {
+        case.profiles.clone()
+    };
     let mut failures = Vec::new();
     for profile in &profiles {
         let policy_text = case.policy.replace("{profile}", profile);
@@ -65,7 +69,11 @@ fn run_case(path: &Path) -> Vec<String> {
                 continue;
             }
             let day = ex.as_of.unwrap_or(case.as_of);
-            let where_ = format!("{} expect[{i}] profile {profile} app {} as of {day}", path.display(), ex.app);
+            let where_ = format!(
+                "{} expect[{i}] profile {profile} app {} as of {day}",
+                path.display(),
+                ex.app
+            );
             let register = match policy.register(std::slice::from_ref(&ex.app), day) {
                 Ok(r) => r,
                 Err(e) => {
@@ -83,7 +91,10 @@ fn run_case(path: &Path) -> Vec<String> {
             if let Some(by) = ex.decided_by
                 && a.decided_by != by
             {
-                failures.push(format!("{where_}: decided by {:?}, expected {:?}", a.decided_by, by));
+                failures.push(format!(
+                    "{where_}: decided by {:?}, expected {:?}",
+                    a.decided_by, by
+                ));
             }
             if let Some(group) = &ex.group {
                 let plan = policy.plan(day);
@@ -96,7 +107,9 @@ fn run_case(path: &Path) -> Vec<String> {
                 if plan.group(group).is_none() {
                     failures.push(format!("{where_}: no group `{group}` in the plan"));
                 } else if got != want {
-                    failures.push(format!("{where_}: group {group} action {got}, expected {want}"));
+                    failures.push(format!(
+                        "{where_}: group {group} action {got}, expected {want}"
+                    ));
                 }
             }
         }
@@ -113,7 +126,16 @@ fn behaviour_cases() {
         .filter(|p| p.extension().is_some_and(|e| e == "toml"))
         .collect();
     paths.sort();
-    assert!(paths.len() >= 6, "expected the behaviour cases, found {}", paths.len());
+    assert!(
+        paths.len() >= 6,
+        "expected the behaviour cases, found {}",
+        paths.len()
+    );
     let failures: Vec<String> = paths.iter().flat_map(|p| run_case(p)).collect();
-    assert!(failures.is_empty(), "{} failing expectation(s):\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failing expectation(s):\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

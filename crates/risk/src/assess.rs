@@ -6,9 +6,9 @@ use std::collections::BTreeSet;
 use catalog::{App, Catalog, Confidence, Day, FactorId, SourceKind, jurisdiction_contains};
 use serde::Serialize;
 
+use crate::MODEL_VERSION;
 use crate::exception::{Exception, ExceptionResult, ExceptionStatus};
 use crate::profile::Profile;
-use crate::MODEL_VERSION;
 
 /// The organisation an assessment is for.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -36,7 +36,9 @@ impl OrgContext {
 }
 
 /// What to do about an app.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Decision {
     /// Installable on managed devices; allowed and monitored on the network.
@@ -65,7 +67,9 @@ impl std::fmt::Display for Decision {
 }
 
 /// Risk level of a score.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Level {
     /// Score below 25.
@@ -271,13 +275,18 @@ impl Context<'_> {
             }
             let binds = r.binding.iter().any(|b| {
                 jurisdiction_contains(&b.jurisdiction, &self.org.jurisdiction)
-                    && b.sectors.iter().any(|s| s == "*" || self.org.sectors.contains(s))
+                    && b.sectors
+                        .iter()
+                        .any(|s| s == "*" || self.org.sectors.contains(s))
             });
             if binds {
                 hits.push(GateHit {
                     kind: GateKind::BindingLaw,
                     id: r.id.clone(),
-                    text: format!("{} ({}, in force since {}): {}", r.instrument, r.authority, r.date, r.requirement),
+                    text: format!(
+                        "{} ({}, in force since {}): {}",
+                        r.instrument, r.authority, r.date, r.requirement
+                    ),
                     exception_bases: r.exception_bases.clone(),
                     evidence: self.evidence(&r.sources),
                 });
@@ -298,7 +307,11 @@ impl Context<'_> {
     }
 
     /// The value of one factor (None = unknown), its confidence, rationale and sources.
-    fn factor(&self, app: &App, f: FactorId) -> (Option<u8>, Option<Confidence>, String, Vec<String>) {
+    fn factor(
+        &self,
+        app: &App,
+        f: FactorId,
+    ) -> (Option<u8>, Option<Confidence>, String, Vec<String>) {
         match f {
             FactorId::F6 => self.f6(app),
             FactorId::F7 => self.f7(app),
@@ -310,7 +323,12 @@ impl Context<'_> {
                     c.rationale.clone(),
                     c.sources.clone(),
                 ),
-                None => (None, None, "no rated evidence in the catalog".into(), Vec::new()),
+                None => (
+                    None,
+                    None,
+                    "no rated evidence in the catalog".into(),
+                    Vec::new(),
+                ),
             },
         }
     }
@@ -321,8 +339,14 @@ impl Context<'_> {
         let mut value: Option<u8> = None;
         let mut confidence: Option<Confidence> = None;
         let own = catalog::top_level(&self.org.jurisdiction).to_string();
-        for role in app.operators.iter().filter(|r| r.applies(&self.org.jurisdiction, self.as_of)) {
-            let Some(op) = self.catalog.operators.get(&role.operator) else { continue };
+        for role in app
+            .operators
+            .iter()
+            .filter(|r| r.applies(&self.org.jurisdiction, self.as_of))
+        {
+            let Some(op) = self.catalog.operators.get(&role.operator) else {
+                continue;
+            };
             // control flows up the parent chain
             let mut control: BTreeSet<String> = BTreeSet::new();
             let mut cur = Some(op);
@@ -331,17 +355,31 @@ impl Context<'_> {
                 control.extend(o.controlled_from.iter().cloned());
                 sources.extend(o.sources.iter().cloned());
                 depth += 1;
-                cur = o.parent.as_ref().and_then(|p| self.catalog.operators.get(p)).filter(|_| depth < 8);
+                cur = o
+                    .parent
+                    .as_ref()
+                    .and_then(|p| self.catalog.operators.get(p))
+                    .filter(|_| depth < 8);
             }
             sources.extend(role.sources.iter().cloned());
-            let v = if control.iter().any(|c| self.org.jurisdictions_of_concern.contains(c)) {
+            let v = if control
+                .iter()
+                .any(|c| self.org.jurisdictions_of_concern.contains(c))
+            {
                 4
-            } else if control.iter().all(|c| *c == own || self.org.adequate_jurisdictions.contains(c)) {
+            } else if control
+                .iter()
+                .all(|c| *c == own || self.org.adequate_jurisdictions.contains(c))
+            {
                 0
             } else {
                 2
             };
-            let roles: Vec<String> = role.roles.iter().map(|r| format!("{r:?}").to_lowercase()).collect();
+            let roles: Vec<String> = role
+                .roles
+                .iter()
+                .map(|r| format!("{r:?}").to_lowercase())
+                .collect();
             parts.push(format!(
                 "{} ({}) is controlled from {}",
                 op.name,
@@ -349,45 +387,85 @@ impl Context<'_> {
                 control.iter().cloned().collect::<Vec<_>>().join(", ")
             ));
             value = Some(value.map_or(v, |x| x.max(v)));
-            let c = self.catalog.confidence(role.confidence.or(op.confidence), &role.sources);
+            let c = self
+                .catalog
+                .confidence(role.confidence.or(op.confidence), &role.sources);
             confidence = Some(confidence.map_or(c, |x| x.min(c)));
         }
         match value {
-            None => (None, None, format!("no operator recorded for {} on {}", self.org.jurisdiction, self.as_of), sources),
+            None => (
+                None,
+                None,
+                format!(
+                    "no operator recorded for {} on {}",
+                    self.org.jurisdiction, self.as_of
+                ),
+                sources,
+            ),
             Some(v) => {
                 let verdict = match v {
                     4 => "at least one is on the organisation's list of jurisdictions of concern",
                     0 => "all are the organisation's own or adequate jurisdictions",
-                    _ => "at least one is neither the organisation's own nor an adequate jurisdiction",
+                    _ => {
+                        "at least one is neither the organisation's own nor an adequate jurisdiction"
+                    }
                 };
-                (Some(v), confidence, format!("{}; {verdict}", parts.join("; ")), sources)
+                (
+                    Some(v),
+                    confidence,
+                    format!("{}; {verdict}", parts.join("; ")),
+                    sources,
+                )
             }
         }
     }
 
     fn f7(&self, app: &App) -> (Option<u8>, Option<Confidence>, String, Vec<String>) {
         let since = self.as_of.minus_years(5);
-        let recent: Vec<_> = app.incidents.iter().filter(|i| i.date > since && i.date <= self.as_of).collect();
+        let recent: Vec<_> = app
+            .incidents
+            .iter()
+            .filter(|i| i.date > since && i.date <= self.as_of)
+            .collect();
         if let Some(max) = recent.iter().map(|i| i.severity.min(4)).max() {
             let mut sorted = recent.clone();
             sorted.sort_by(|a, b| b.severity.cmp(&a.severity).then(b.date.cmp(&a.date)));
-            let text: Vec<String> = sorted.iter().map(|i| format!("{} ({}, severity {})", i.title, i.date, i.severity)).collect();
-            let sources: Vec<String> = recent.iter().flat_map(|i| i.sources.iter().cloned()).collect();
+            let text: Vec<String> = sorted
+                .iter()
+                .map(|i| format!("{} ({}, severity {})", i.title, i.date, i.severity))
+                .collect();
+            let sources: Vec<String> = recent
+                .iter()
+                .flat_map(|i| i.sources.iter().cloned())
+                .collect();
             let conf = sorted
                 .iter()
                 .filter(|i| i.severity == max)
                 .map(|i| self.catalog.confidence(i.confidence, &i.sources))
                 .max();
-            return (Some(max), conf, format!("incidents since {since}: {}", text.join("; ")), sources);
+            return (
+                Some(max),
+                conf,
+                format!("incidents since {since}: {}", text.join("; ")),
+                sources,
+            );
         }
         match app.incidents_reviewed {
             Some(day) => (
                 Some(0),
                 Some(Confidence::Medium),
-                format!("no incident recorded between {since} and {} (record reviewed {day})", self.as_of),
+                format!(
+                    "no incident recorded between {since} and {} (record reviewed {day})",
+                    self.as_of
+                ),
                 Vec::new(),
             ),
-            None => (None, None, "incident record not reviewed".into(), Vec::new()),
+            None => (
+                None,
+                None,
+                "incident record not reviewed".into(),
+                Vec::new(),
+            ),
         }
     }
 
@@ -401,7 +479,9 @@ impl Context<'_> {
             }
             let binds = r.binding.iter().any(|b| {
                 jurisdiction_contains(&b.jurisdiction, &self.org.jurisdiction)
-                    && b.sectors.iter().any(|s| s == "*" || self.org.sectors.contains(s))
+                    && b.sectors
+                        .iter()
+                        .any(|s| s == "*" || self.org.sectors.contains(s))
             });
             if binds {
                 continue; // a gate, not a peer restriction
@@ -417,7 +497,10 @@ impl Context<'_> {
             _ => 4,
         };
         let text = if govs.is_empty() {
-            format!("no government restriction in force on {} is recorded", self.as_of)
+            format!(
+                "no government restriction in force on {} is recorded",
+                self.as_of
+            )
         } else {
             format!(
                 "restricted by {} government(s) ({}) in force on {}: {}",
@@ -427,7 +510,11 @@ impl Context<'_> {
                 names.join(", ")
             )
         };
-        let conf = if govs.is_empty() { Confidence::Medium } else { Confidence::High };
+        let conf = if govs.is_empty() {
+            Confidence::Medium
+        } else {
+            Confidence::High
+        };
         (Some(v), Some(conf), text, sources)
     }
 
@@ -481,14 +568,26 @@ impl Context<'_> {
         let score = 100.0 * point / wsum;
         let score_range = [100.0 * lo / wsum, 100.0 * hi / wsum];
         let base_level = Level::of(score);
-        let level = if floor { base_level.max(Level::High) } else { base_level };
+        let level = if floor {
+            base_level.max(Level::High)
+        } else {
+            base_level
+        };
 
         let gates = self.gates(app);
         let (base, decided_by, decision_range) = if gates.is_empty() {
             let d = self.decide(score);
-            (d, DecidedBy::Score, [self.decide(score_range[0]), self.decide(score_range[1])])
+            (
+                d,
+                DecidedBy::Score,
+                [self.decide(score_range[0]), self.decide(score_range[1])],
+            )
         } else {
-            (Decision::Block, DecidedBy::Gate, [Decision::Block, Decision::Block])
+            (
+                Decision::Block,
+                DecidedBy::Gate,
+                [Decision::Block, Decision::Block],
+            )
         };
 
         let mut decision = base;
@@ -497,7 +596,10 @@ impl Context<'_> {
         for e in exceptions {
             let status = e.evaluate(p, self.as_of, base, &gates);
             // group-scoped exceptions change only their groups' decisions (in the plan)
-            if status == ExceptionStatus::Applied && decision == Decision::Block && e.groups.is_empty() {
+            if status == ExceptionStatus::Applied
+                && decision == Decision::Block
+                && e.groups.is_empty()
+            {
                 decision = Decision::AllowOutsideSandbox;
                 by = DecidedBy::Exception;
             }

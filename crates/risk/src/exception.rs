@@ -82,9 +82,14 @@ impl Exception {
             out.push("no reason given".to_string());
         }
         if self.expires < self.granted {
-            out.push(format!("expires ({}) before it is granted ({})", self.expires, self.granted));
+            out.push(format!(
+                "expires ({}) before it is granted ({})",
+                self.expires, self.granted
+            ));
         }
-        let limit = self.granted.plus_months(i32::from(profile.max_exception_months));
+        let limit = self
+            .granted
+            .plus_months(i32::from(profile.max_exception_months));
         if self.expires > limit {
             out.push(format!(
                 "expires {} — more than {} months after it was granted ({}); the latest allowed is {limit}",
@@ -98,13 +103,23 @@ impl Exception {
             .map(String::as_str)
             .collect();
         if !missing.is_empty() {
-            out.push(format!("missing mitigations required by profile {}: {}", profile.id, missing.join(", ")));
+            out.push(format!(
+                "missing mitigations required by profile {}: {}",
+                profile.id,
+                missing.join(", ")
+            ));
         }
         out
     }
 
     /// The outcome on `day` for an app whose decision before exceptions is `base`.
-    pub fn evaluate(&self, profile: &Profile, day: Day, base: Decision, gates: &[GateHit]) -> ExceptionStatus {
+    pub fn evaluate(
+        &self,
+        profile: &Profile,
+        day: Day,
+        base: Decision,
+        gates: &[GateHit],
+    ) -> ExceptionStatus {
         let problems = self.problems(profile);
         if !problems.is_empty() {
             return ExceptionStatus::Invalid(problems.join("; "));
@@ -121,7 +136,9 @@ impl Exception {
         for g in gates {
             match g.kind {
                 GateKind::Malware => {
-                    return ExceptionStatus::GateNotExempted("a malware verdict admits no exception".into());
+                    return ExceptionStatus::GateNotExempted(
+                        "a malware verdict admits no exception".into(),
+                    );
                 }
                 GateKind::BindingLaw => match &self.basis {
                     Some(b) if g.exception_bases.contains(b) => {}
@@ -129,7 +146,11 @@ impl Exception {
                         return ExceptionStatus::GateNotExempted(format!(
                             "{} allows exceptions only for: {} (not `{b}`)",
                             g.id,
-                            if g.exception_bases.is_empty() { "nothing".to_string() } else { g.exception_bases.join(", ") }
+                            if g.exception_bases.is_empty() {
+                                "nothing".to_string()
+                            } else {
+                                g.exception_bases.join(", ")
+                            }
                         ));
                     }
                     None => {
@@ -139,7 +160,10 @@ impl Exception {
                             if g.exception_bases.is_empty() {
                                 String::new()
                             } else {
-                                format!(" (only an exception with basis one of: {})", g.exception_bases.join(", "))
+                                format!(
+                                    " (only an exception with basis one of: {})",
+                                    g.exception_bases.join(", ")
+                                )
                             }
                         ));
                     }

@@ -6,12 +6,22 @@ use crate::exception::ExceptionStatus;
 
 fn fmt(x: f64) -> String {
     let r = (x * 100.0).round() / 100.0;
-    if r.fract() == 0.0 { format!("{r:.0}") } else { format!("{r}") }
+    if r.fract() == 0.0 {
+        format!("{r:.0}")
+    } else {
+        format!("{r}")
+    }
 }
 
 /// For each known factor, the single change of its value that would push the
 /// score across `threshold` (downwards when `down`).
-fn single_factor_moves(ctx: &Context<'_>, a: &Assessment, raw: f64, threshold: f64, down: bool) -> Vec<String> {
+fn single_factor_moves(
+    ctx: &Context<'_>,
+    a: &Assessment,
+    raw: f64,
+    threshold: f64,
+    down: bool,
+) -> Vec<String> {
     let wsum = f64::from(ctx.profile.weights.sum().max(1));
     let mut out = Vec::new();
     for f in &a.factors {
@@ -20,7 +30,11 @@ fn single_factor_moves(ctx: &Context<'_>, a: &Assessment, raw: f64, threshold: f
             continue;
         }
         let per_step = 100.0 * f64::from(f.weight) / 4.0 / wsum;
-        let candidates: Vec<u8> = if down { (0..v).rev().collect() } else { (v + 1..=4).collect() };
+        let candidates: Vec<u8> = if down {
+            (0..v).rev().collect()
+        } else {
+            (v + 1..=4).collect()
+        };
         let hit = candidates.into_iter().find(|&nv| {
             let s = raw + per_step * (f64::from(nv) - f64::from(v));
             if down { s < threshold } else { s >= threshold }
@@ -28,7 +42,9 @@ fn single_factor_moves(ctx: &Context<'_>, a: &Assessment, raw: f64, threshold: f
         if let Some(nv) = hit {
             let how = if f.derived {
                 match f.id {
-                    catalog::FactorId::F6 => " (a different operator or list of jurisdictions of concern)",
+                    catalog::FactorId::F6 => {
+                        " (a different operator or list of jurisdictions of concern)"
+                    }
                     catalog::FactorId::F7 => " (incidents ageing out of the five-year window)",
                     _ => " (restrictions lifted or added)",
                 }
@@ -104,7 +120,12 @@ pub(crate) fn what_would_change(ctx: &Context<'_>, a: &Assessment, raw: f64) -> 
         }
     }
 
-    let unknown: Vec<String> = a.factors.iter().filter(|f| f.value.is_none() && f.weight > 0).map(|f| f.id.to_string()).collect();
+    let unknown: Vec<String> = a
+        .factors
+        .iter()
+        .filter(|f| f.value.is_none() && f.weight > 0)
+        .map(|f| f.id.to_string())
+        .collect();
     if !unknown.is_empty() {
         let [lo, hi] = a.score_range;
         let [dlo, dhi] = a.decision_range;

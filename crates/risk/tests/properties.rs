@@ -42,7 +42,10 @@ id = "op"
 name = "Op"
 "#,
     );
-    t.push_str(&format!("country = \"{}\"\ncontrolled_from = [\"{}\"]\nsources = [\"s\"]\n", s.control, s.control));
+    t.push_str(&format!(
+        "country = \"{}\"\ncontrolled_from = [\"{}\"]\nsources = [\"s\"]\n",
+        s.control, s.control
+    ));
     t.push_str("\n[[app]]\nid = \"x\"\nname = \"X\"\ncategories = [\"social-video\"]\nincidents_reviewed = 2026-01-01\n");
     t.push_str("\n[[app.operator]]\nid = \"op\"\nroles = [\"developer\"]\nsources = [\"s\"]\n");
     for (i, v) in s.rated.iter().enumerate() {
@@ -74,7 +77,8 @@ name = "Op"
 }
 
 fn catalog(s: &Synth) -> Catalog {
-    Catalog::from_files(&[(Origin::Bundled, "synth.toml".into(), toml_for(s))]).expect("synthetic catalog is valid")
+    Catalog::from_files(&[(Origin::Bundled, "synth.toml".into(), toml_for(s))])
+        .expect("synthetic catalog is valid")
 }
 
 fn day() -> Day {
@@ -84,7 +88,12 @@ fn day() -> Day {
 fn assess(s: &Synth, profile: &Profile, exceptions: &[&Exception]) -> risk::Assessment {
     let cat = catalog(s);
     let org = OrgContext::new("US", &["government"], profile);
-    let ctx = Context { catalog: &cat, profile, org: &org, as_of: day() };
+    let ctx = Context {
+        catalog: &cat,
+        profile,
+        org: &org,
+        as_of: day(),
+    };
     ctx.assess(cat.app("x").expect("app x"), exceptions)
 }
 
@@ -106,7 +115,9 @@ fn synth() -> impl Strategy<Value = Synth> {
 }
 
 fn profiles() -> Vec<Profile> {
-    Profile::bundled_ids().map(|id| Profile::bundled(id).expect("bundled")).collect()
+    Profile::bundled_ids()
+        .map(|id| Profile::bundled(id).expect("bundled"))
+        .collect()
 }
 
 proptest! {
@@ -165,9 +176,9 @@ proptest! {
     #[test]
     fn the_unknown_range_contains_every_completed_score(s in synth(), fill in proptest::array::uniform6(0u8..=4)) {
         let mut done = s.clone();
-        for i in 0..6 {
-            if done.rated[i].is_none() {
-                done.rated[i] = Some(fill[i]);
+        for (slot, v) in done.rated.iter_mut().zip(fill) {
+            if slot.is_none() {
+                *slot = Some(v);
             }
         }
         for p in profiles() {
@@ -184,7 +195,14 @@ proptest! {
 
 #[test]
 fn a_gate_yields_to_an_exception_on_an_allowed_basis_only() {
-    let s = Synth { rated: [Some(0); 6], incident: None, restricting_countries: 0, control: "US", binding: true, malware: false };
+    let s = Synth {
+        rated: [Some(0); 6],
+        incident: None,
+        restricting_countries: 0,
+        control: "US",
+        binding: true,
+        malware: false,
+    };
     let p = Profile::bundled("government").expect("profile");
     let mut e = Exception {
         app: "x".into(),
@@ -197,15 +215,28 @@ fn a_gate_yields_to_an_exception_on_an_allowed_basis_only() {
         basis: Some("security-research".into()),
     };
     let a = assess(&s, &p, &[&e]);
-    assert_eq!((a.decision, a.decided_by), (Decision::AllowOutsideSandbox, DecidedBy::Exception));
+    assert_eq!(
+        (a.decision, a.decided_by),
+        (Decision::AllowOutsideSandbox, DecidedBy::Exception)
+    );
     e.basis = Some("marketing".into());
     let a = assess(&s, &p, &[&e]);
-    assert_eq!((a.decision, a.decided_by), (Decision::Block, DecidedBy::Gate));
+    assert_eq!(
+        (a.decision, a.decided_by),
+        (Decision::Block, DecidedBy::Gate)
+    );
 }
 
 #[test]
 fn same_inputs_give_byte_identical_json() {
-    let s = Synth { rated: [Some(4), Some(3), None, Some(1), Some(2), Some(3)], incident: Some(4), restricting_countries: 3, control: "CN", binding: false, malware: false };
+    let s = Synth {
+        rated: [Some(4), Some(3), None, Some(1), Some(2), Some(3)],
+        incident: Some(4),
+        restricting_countries: 3,
+        control: "CN",
+        binding: false,
+        malware: false,
+    };
     let p = Profile::bundled("bank").expect("profile");
     let a = serde_json::to_string(&assess(&s, &p, &[])).expect("json");
     let b = serde_json::to_string(&assess(&s, &p, &[])).expect("json");
@@ -217,7 +248,14 @@ fn same_inputs_give_byte_identical_json() {
 #[test]
 fn the_floor_lifts_a_low_score_to_high() {
     // F1 = 4 with weight 25 (school) but everything else 0: score 25 -> Moderate, floor -> High
-    let s = Synth { rated: [Some(4), Some(0), Some(0), Some(0), Some(0), Some(0)], incident: None, restricting_countries: 0, control: "US", binding: false, malware: false };
+    let s = Synth {
+        rated: [Some(4), Some(0), Some(0), Some(0), Some(0), Some(0)],
+        incident: None,
+        restricting_countries: 0,
+        control: "US",
+        binding: false,
+        malware: false,
+    };
     let p = Profile::bundled("school").expect("profile");
     let a = assess(&s, &p, &[]);
     assert_eq!(a.score, 25.0);
@@ -227,10 +265,22 @@ fn the_floor_lifts_a_low_score_to_high() {
 
 #[test]
 fn derived_factors_follow_the_organisation() {
-    let s = Synth { rated: [Some(0); 6], incident: Some(3), restricting_countries: 3, control: "CN", binding: false, malware: false };
+    let s = Synth {
+        rated: [Some(0); 6],
+        incident: Some(3),
+        restricting_countries: 3,
+        control: "CN",
+        binding: false,
+        malware: false,
+    };
     let p = Profile::bundled("bank").expect("profile");
     let a = assess(&s, &p, &[]);
-    let f = |id: &str| a.factors.iter().find(|f| f.id.to_string() == id).and_then(|f| f.value);
+    let f = |id: &str| {
+        a.factors
+            .iter()
+            .find(|f| f.id.to_string() == id)
+            .and_then(|f| f.value)
+    };
     assert_eq!(f("F6"), Some(4), "CN is on the default list of concern");
     assert_eq!(f("F7"), Some(3));
     assert_eq!(f("F8"), Some(4), "three countries restrict it");
@@ -238,13 +288,34 @@ fn derived_factors_follow_the_organisation() {
     let cat = catalog(&s);
     let mut org = OrgContext::new("US", &[], &p);
     org.jurisdictions_of_concern = vec!["RU".into()];
-    let ctx = Context { catalog: &cat, profile: &p, org: &org, as_of: day() };
+    let ctx = Context {
+        catalog: &cat,
+        profile: &p,
+        org: &org,
+        as_of: day(),
+    };
     let a2 = ctx.assess(cat.app("x").expect("x"), &[]);
     assert_eq!(a2.factors[5].value, Some(2));
     org.adequate_jurisdictions.push("CN".into());
-    let ctx = Context { catalog: &cat, profile: &p, org: &org, as_of: day() };
-    assert_eq!(ctx.assess(cat.app("x").expect("x"), &[]).factors[5].value, Some(0));
+    let ctx = Context {
+        catalog: &cat,
+        profile: &p,
+        org: &org,
+        as_of: day(),
+    };
+    assert_eq!(
+        ctx.assess(cat.app("x").expect("x"), &[]).factors[5].value,
+        Some(0)
+    );
     // incidents older than five years age out: as of 2031-06-02 the 2025 incident no longer counts
-    let later = Context { catalog: &cat, profile: &p, org: &org, as_of: Day::new(2031, 6, 2).expect("day") };
-    assert_eq!(later.assess(cat.app("x").expect("x"), &[]).factors[6].value, Some(0));
+    let later = Context {
+        catalog: &cat,
+        profile: &p,
+        org: &org,
+        as_of: Day::new(2031, 6, 2).expect("day"),
+    };
+    assert_eq!(
+        later.assess(cat.app("x").expect("x"), &[]).factors[6].value,
+        Some(0)
+    );
 }
