@@ -344,6 +344,11 @@ pub struct Footprint {
     /// IP prefixes used only by this app's operator.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ip_prefixes: Vec<String>,
+    /// Carve-outs: names (with their subdomains) under this block's `domains`
+    /// that belong to another service and are not covered by this app's rules
+    /// (e.g. WeChat's `wx.qq.com` under QQ's `qq.com`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub except: Vec<String>,
     /// Sources.
     pub sources: Vec<String>,
     /// Confidence (default: the sources').

@@ -385,6 +385,18 @@ pub(crate) fn check(cat: &Catalog) -> Vec<Diagnostic> {
                     }
                 }
             }
+            for name in &fp.except {
+                let q = format!("\"{}\"", name.escape_default());
+                if let Err(msg) = crate::domain::check_domain(name) {
+                    c.report(&p, &[&q], "network.except", msg);
+                } else if !fp
+                    .domains
+                    .iter()
+                    .any(|d| d != name && crate::domain::is_subdomain_or_self(name, d))
+                {
+                    c.report(&p, &[&q], "network.except", format!("`{name}` is not below any of this block's `domains`; a carve-out narrows a domain rule"));
+                }
+            }
             for pat in &fp.patterns {
                 if let Err(msg) = check_pattern(pat) {
                     let q = format!("\"{}\"", pat.escape_default());

@@ -197,3 +197,17 @@ fn syntax_error_names_its_line() {
         "{diags:#?}"
     );
 }
+
+#[test]
+fn a_carve_out_must_narrow_a_domain() {
+    let app = GOOD.replace(
+        "cname_targets",
+        "except = [\"www.x.example\"]\ncname_targets",
+    );
+    assert_eq!(check(&app), Vec::<Diagnostic>::new());
+    let app = GOOD.replace(
+        "cname_targets",
+        "except = [\"other.example\"]\ncname_targets",
+    );
+    expect_one(&app, 13, "network.except", "not below");
+}

@@ -586,6 +586,7 @@ pub fn catalog_show(out: &mut impl Write, cat: &Catalog, a: &App) -> io::Result<
                 ("patterns", &n.patterns),
                 ("cname targets", &n.cname_targets),
                 ("ip prefixes", &n.ip_prefixes),
+                ("not covered (carve-outs)", &n.except),
             ] {
                 if !list.is_empty() {
                     writeln!(out, "      {label}: {}", list.join(" "))?;

@@ -330,6 +330,7 @@ fn plan_app(app: &App, assessment: Option<&risk::Assessment>) -> PlanApp {
         patterns: collect(|n| &n.patterns),
         cname_targets: collect(|n| &n.cname_targets),
         ip_prefixes: collect(|n| &n.ip_prefixes),
+        except: collect(|n| &n.except),
         identifiers,
     }
 }
@@ -460,6 +461,30 @@ pub(crate) fn compile(p: &Policy, as_of: Day) -> EnforcementPlan {
                 );
             }
         }
+        // carve-outs: an app's `except` names, unless another app with a rule here covers them
+        let mut carve_outs = Vec::new();
+        for r in rules.values() {
+            let Some(app) = p.catalog.app(&r.app) else {
+                continue;
+            };
+            for fp in &app.network {
+                for name in &fp.except {
+                    let covered = rules.values().filter(|o| o.app != r.app).any(|o| {
+                        p.catalog.app(&o.app).is_some_and(|oa| {
+                            oa.network.iter().any(|n| {
+                                n.domains
+                                    .iter()
+                                    .chain(&n.exact)
+                                    .any(|d| catalog::domain::is_subdomain_or_self(name, d))
+                            })
+                        })
+                    });
+                    if !covered {
+                        carve_outs.push(name.clone());
+                    }
+                }
+            }
+        }
         used.extend(rules.keys().copied());
         used.extend(
             sandbox_allow
@@ -478,6 +503,7 @@ pub(crate) fn compile(p: &Policy, as_of: Day) -> EnforcementPlan {
                 allow: sorted(g.allow.clone()),
                 deny: sorted(g.deny.clone()),
             },
+            carve_outs: sorted(carve_outs),
             bypass,
         });
     }

@@ -68,6 +68,9 @@ pub struct PlanApp {
     pub cname_targets: Vec<String>,
     /// IP prefixes.
     pub ip_prefixes: Vec<String>,
+    /// Carve-outs: names (with subdomains) under `domains` this app's rules do not cover.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub except: Vec<String>,
     /// Identifiers per platform (`android`, `ios-bundle-id`, …).
     pub identifiers: BTreeMap<String, Vec<String>>,
 }
@@ -183,6 +186,11 @@ pub struct PlanGroup {
     pub sandbox_allow: Vec<String>,
     /// Custom rules.
     pub custom: Custom,
+    /// Names (with subdomains) carved out of blocked apps' domains because
+    /// they belong to a service this group does not block (e.g. WeChat's
+    /// `wx.qq.com` when QQ is blocked and WeChat is not). Treated like allow rules.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub carve_outs: Vec<String>,
     /// Bypass prevention.
     pub bypass: BypassState,
 }
@@ -217,7 +225,8 @@ impl EnforcementPlan {
     }
 
     /// Every domain rule (domains + cname_targets) a group blocks, sorted and
-    /// deduplicated, with exact names and patterns separately.
+    /// deduplicated, with exact names, patterns, prefixes and the allow rules
+    /// that win over them (custom allow + carve-outs) separately.
     pub fn blocked_names(&self, group: &str, action: Action) -> BlockedNames {
         let mut out = BlockedNames::default();
         if let Some(g) = self.group(group) {
@@ -258,4 +267,7 @@ pub struct BlockedNames {
     pub patterns: Vec<String>,
     /// IP prefixes.
     pub ip_prefixes: Vec<String>,
+    /// Names (with subdomains) that win over every block: the group's custom
+    /// allow rules and its carve-outs.
+    pub allow: Vec<String>,
 }

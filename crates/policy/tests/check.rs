@@ -37,26 +37,15 @@ fn the_init_template_passes_check_for_every_profile() {
         assert_eq!(policy.groups.len(), 3);
         assert_eq!(policy.file.organisation.name, "Org \"quoted\"");
         // the commented example exception, uncommented, is valid for this profile
+        let mut in_exception = false;
         let uncommented: String = text
             .lines()
             .map(|l| {
-                if let Some(rest) = l.strip_prefix("# ")
-                    && (rest.starts_with("[[exception]]")
-                        || [
-                            "app =",
-                            "groups =",
-                            "approver =",
-                            "granted =",
-                            "expires =",
-                            "reason =",
-                            "mitigations =",
-                        ]
-                        .iter()
-                        .any(|k| rest.starts_with(k)))
-                {
-                    return rest.to_string();
+                in_exception |= l.starts_with("# [[exception]]");
+                match l.strip_prefix("# ") {
+                    Some(rest) if in_exception => rest.to_string(),
+                    _ => l.to_string(),
                 }
-                l.to_string()
             })
             .collect::<Vec<_>>()
             .join("\n");
@@ -130,7 +119,7 @@ fn exceptions_need_approver_expiry_and_mitigations() {
     assert!(problems(&exc("CISO", "2026-12-31", all)).is_empty());
     expect(
         &exc("CISO", "2027-01-02", all),
-        11,
+        10,
         "exception.expires",
         "more than 12 months",
     );
@@ -237,4 +226,39 @@ fn the_plan_is_deterministic_and_stamped() {
     // the plan round-trips through its own types
     let back: policy::EnforcementPlan = serde_json::from_str(&a).expect("deserialize");
     assert_eq!(back, policy.plan(day()));
+}
+
+#[test]
+fn carve_outs_keep_an_allowed_service_working() {
+    // QQ blocked by category, WeChat allowed: WeChat's names under qq.com are carved out
+    let text = format!(
+        "{ORG}\n[[group]]\nid = \"corp\"\nblock_categories = [\"messaging\"]\n\n[[group]]\nid = \"qq-only\"\n\n[[override]]\napp = \"qq\"\ndecision = \"block\"\ngroups = [\"qq-only\"]\nreason = \"t\"\n"
+    );
+    let policy = Policy::parse(&text, "t", None, None).expect("valid");
+    let plan = policy.plan(day());
+    let qq_only = plan.group("qq-only").expect("group");
+    assert!(
+        plan.rule("qq-only", "qq")
+            .is_some_and(|r| r.action == Action::Block)
+    );
+    if plan.rule("qq-only", "wechat").is_none() {
+        assert!(
+            qq_only.carve_outs.contains(&"wx.qq.com".to_string()),
+            "{:?}",
+            qq_only.carve_outs
+        );
+        assert!(
+            plan.blocked_names("qq-only", Action::Block)
+                .allow
+                .contains(&"wx.qq.com".to_string())
+        );
+    }
+    // where WeChat is blocked too, its names stay blocked
+    let corp = plan.group("corp").expect("corp");
+    assert!(plan.rule("corp", "wechat").is_some());
+    assert!(
+        !corp.carve_outs.contains(&"wx.qq.com".to_string()),
+        "{:?}",
+        corp.carve_outs
+    );
 }

@@ -1,0 +1,2 @@
+//! filtering resolver
+pub mod wire;
