@@ -240,6 +240,20 @@ pub enum Role {
     TechnologyLicensor,
 }
 
+impl Role {
+    /// The kebab-case name used in files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Developer => "developer",
+            Role::Publisher => "publisher",
+            Role::ServiceOperator => "service-operator",
+            Role::DataCustodian => "data-custodian",
+            Role::Owner => "owner",
+            Role::TechnologyLicensor => "technology-licensor",
+        }
+    }
+}
+
 /// An operator's role for an app, in some regions over some period.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -528,11 +528,7 @@ pub fn catalog_show(out: &mut impl Write, cat: &Catalog, a: &App) -> io::Result<
                     u.map(|d| d.to_string()).unwrap_or_default()
                 ),
             };
-            let roles: Vec<String> = o
-                .roles
-                .iter()
-                .map(|x| format!("{x:?}").to_lowercase())
-                .collect();
+            let roles: Vec<String> = o.roles.iter().map(|x| x.as_str().to_string()).collect();
             writeln!(
                 out,
                 "  - {} [{}] regions {}{}{} — incorporated {}, controlled from {} {}{}",

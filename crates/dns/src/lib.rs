@@ -1,2 +1,4 @@
-//! filtering resolver
+//! appwarden filtering resolver.
+#![forbid(unsafe_code)]
+pub mod matcher;
 pub mod wire;

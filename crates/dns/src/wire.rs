@@ -397,7 +397,7 @@ pub fn walk_response(msg: &[u8]) -> Option<ResponseShape> {
 }
 
 /// What a blocked answer looks like.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum BlockedAnswer {
     /// NXDOMAIN with an SOA in the authority section (negative caching for `ttl`).
     Nxdomain,

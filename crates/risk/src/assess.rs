@@ -375,11 +375,7 @@ impl Context<'_> {
             } else {
                 2
             };
-            let roles: Vec<String> = role
-                .roles
-                .iter()
-                .map(|r| format!("{r:?}").to_lowercase())
-                .collect();
+            let roles: Vec<String> = role.roles.iter().map(|r| r.as_str().to_string()).collect();
             parts.push(format!(
                 "{} ({}) is controlled from {}",
                 op.name,
