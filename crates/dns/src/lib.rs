@@ -1,4 +1,6 @@
 //! appwarden filtering resolver.
 #![forbid(unsafe_code)]
+pub mod cache;
+pub mod lists;
 pub mod matcher;
 pub mod wire;

@@ -1,0 +1,463 @@
+//! The answer cache: upstream responses in wire form, keyed by lowercase
+//! name, type, class and the EDNS/DO/CD bits; served with the message id
+//! and the client's question case patched in and TTLs aged. Positive and
+//! negative (RFC 2308) caching, bounded in bytes (second-chance eviction),
+//! optional serve-stale (RFC 8767) and prefetch of names about to expire.
+
+use std::collections::VecDeque;
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use rustc_hash::FxHashMap;
+
+use crate::wire::{self, Query, rcode, rtype};
+
+/// Cache settings.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CacheConfig {
+    /// Memory budget for cached answers, in MiB. Default 64; 0 disables the cache.
+    pub max_mib: usize,
+    /// Lowest TTL kept (seconds). Default 0.
+    pub min_ttl: u32,
+    /// Highest TTL kept (seconds). Default 86400.
+    pub max_ttl: u32,
+    /// Highest TTL for negative answers (seconds). Default 3600.
+    pub max_negative_ttl: u32,
+    /// Serve expired answers for up to this many seconds while refreshing (RFC 8767). Default 0 (off).
+    pub serve_stale_secs: u32,
+    /// Refresh popular names shortly before they expire. Default false.
+    pub prefetch: bool,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        CacheConfig { max_mib: 64, min_ttl: 0, max_ttl: 86400, max_negative_ttl: 3600, serve_stale_secs: 0, prefetch: false }
+    }
+}
+
+/// Cache key.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct CacheKey {
+    name: Box<[u8]>,
+    qtype: u16,
+    qclass: u16,
+    /// bit 0: EDNS present, 1: DO, 2: CD
+    flags: u8,
+}
+
+impl CacheKey {
+    /// The key for a query.
+    pub fn of(q: &Query<'_>) -> CacheKey {
+        let mut name = Vec::with_capacity(q.qname_wire.len());
+        wire::lower_wire_into(q.qname_wire, &mut name);
+        let flags = u8::from(q.edns.is_some()) | (u8::from(q.edns.is_some_and(|e| e.do_bit)) << 1) | (u8::from(q.cd) << 2);
+        CacheKey { name: name.into_boxed_slice(), qtype: q.qtype, qclass: q.qclass, flags }
+    }
+}
+
+/// Names and addresses in an answer, for CNAME-chain and response-IP checks.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Facts {
+    /// CNAME targets in the answer section (dotted, lowercase).
+    pub cnames: Vec<String>,
+    /// A/AAAA addresses and HTTPS/SVCB ipv4hint/ipv6hint addresses.
+    pub ips: Vec<IpAddr>,
+}
+
+impl Facts {
+    /// Reads the facts out of a response.
+    pub fn of(msg: &[u8], shape: &wire::ResponseShape) -> Facts {
+        let mut f = Facts::default();
+        let mut name = String::new();
+        for r in shape.records.iter().filter(|r| r.section == 0) {
+            let rdata = &msg[r.rdata_at..r.rdata_at + r.rdata_len];
+            match r.rtype {
+                rtype::CNAME => {
+                    if wire::read_name(msg, r.rdata_at, &mut name).is_some() {
+                        f.cnames.push(name.clone());
+                    }
+                }
+                rtype::A if rdata.len() == 4 => {
+                    f.ips.push(IpAddr::from([rdata[0], rdata[1], rdata[2], rdata[3]]));
+                }
+                rtype::AAAA if rdata.len() == 16 => {
+                    let mut o = [0u8; 16];
+                    o.copy_from_slice(rdata);
+                    f.ips.push(IpAddr::from(o));
+                }
+                rtype::HTTPS | rtype::SVCB => svcb_hints(rdata, &mut f.ips),
+                _ => {}
+            }
+        }
+        f
+    }
+
+    /// Whether there is nothing to check.
+    pub fn is_empty(&self) -> bool {
+        self.cnames.is_empty() && self.ips.is_empty()
+    }
+}
+
+/// Addresses from an SVCB/HTTPS rdata's ipv4hint (key 4) and ipv6hint (key 6).
+fn svcb_hints(rdata: &[u8], out: &mut Vec<IpAddr>) {
+    // priority(2) target(uncompressed name) params…
+    let mut i = 2;
+    loop {
+        let Some(&len) = rdata.get(i) else { return };
+        if len == 0 {
+            i += 1;
+            break;
+        }
+        if len & 0xc0 != 0 {
+            return;
+        }
+        i += 1 + len as usize;
+    }
+    while i + 4 <= rdata.len() {
+        let key = u16::from_be_bytes([rdata[i], rdata[i + 1]]);
+        let len = u16::from_be_bytes([rdata[i + 2], rdata[i + 3]]) as usize;
+        let Some(val) = rdata.get(i + 4..i + 4 + len) else { return };
+        match key {
+            4 => out.extend(val.chunks_exact(4).map(|c| IpAddr::from([c[0], c[1], c[2], c[3]]))),
+            6 => out.extend(val.chunks_exact(16).map(|c| {
+                let mut o = [0u8; 16];
+                o.copy_from_slice(c);
+                IpAddr::from(o)
+            })),
+            _ => {}
+        }
+        i += 4 + len;
+    }
+}
+
+struct Entry {
+    wire: Box<[u8]>,
+    ttl_offsets: Box<[u32]>,
+    stored: Instant,
+    ttl: u32,
+    facts: Option<Box<Facts>>,
+    /// (matcher generation, groups checked, groups blocked)
+    verdict: (u64, u64, u64),
+    visited: bool,
+    hits: u32,
+    prefetching: bool,
+}
+
+impl Entry {
+    fn bytes(&self) -> usize {
+        self.wire.len() + self.ttl_offsets.len() * 4 + 96
+    }
+}
+
+/// How a cached answer was found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Freshness {
+    /// Within its TTL.
+    Fresh,
+    /// Within its TTL but due for a prefetch.
+    Prefetch,
+    /// Expired, served stale (RFC 8767): refresh it.
+    Stale,
+}
+
+/// A cache hit, written into the caller's buffer.
+pub struct Hit {
+    /// How fresh.
+    pub freshness: Freshness,
+    /// Facts to check (None: nothing to check).
+    pub facts: Option<Box<Facts>>,
+    /// Memoised verdict for the asking group: Some(blocked?) if already checked at this generation.
+    pub memo: Option<bool>,
+    /// Response code of the cached answer.
+    pub rcode: u8,
+}
+
+struct Inner {
+    map: FxHashMap<CacheKey, Entry>,
+    queue: VecDeque<CacheKey>,
+    bytes: usize,
+}
+
+/// The cache. Cheap to share (`Arc<Cache>`); one short lock per operation.
+pub struct Cache {
+    cfg: CacheConfig,
+    inner: Mutex<Inner>,
+}
+
+/// Counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    /// Entries.
+    pub entries: usize,
+    /// Bytes accounted.
+    pub bytes: usize,
+}
+
+impl Cache {
+    /// A cache with `cfg`.
+    pub fn new(cfg: CacheConfig) -> Cache {
+        Cache { cfg, inner: Mutex::new(Inner { map: FxHashMap::default(), queue: VecDeque::new(), bytes: 0 }) }
+    }
+
+    fn budget(&self) -> usize {
+        self.cfg.max_mib.saturating_mul(1024 * 1024)
+    }
+
+    /// Looks `q` up; on a hit writes the response for `q` into `out`.
+    pub fn get(&self, key: &CacheKey, q: &Query<'_>, generation: u64, group: usize, out: &mut Vec<u8>) -> Option<Hit> {
+        if self.cfg.max_mib == 0 {
+            return None;
+        }
+        let now = Instant::now();
+        let mut inner = self.inner.lock().ok()?;
+        let e = inner.map.get_mut(key)?;
+        let age = now.saturating_duration_since(e.stored).as_secs() as u32;
+        let (freshness, age_for_ttl) = if age < e.ttl {
+            let left = e.ttl - age;
+            if self.cfg.prefetch && !e.prefetching && e.hits >= 2 && e.ttl >= 10 && left * 10 <= e.ttl {
+                e.prefetching = true;
+                (Freshness::Prefetch, age)
+            } else {
+                (Freshness::Fresh, age)
+            }
+        } else if self.cfg.serve_stale_secs > 0 && age < e.ttl.saturating_add(self.cfg.serve_stale_secs) {
+            // RFC 8767: stale answers carry TTL 30
+            (Freshness::Stale, u32::MAX)
+        } else {
+            return None;
+        };
+        e.visited = true;
+        e.hits = e.hits.saturating_add(1);
+        out.clear();
+        out.extend_from_slice(&e.wire);
+        // id, then the client's question (same length: same name modulo case)
+        out[0..2].copy_from_slice(&q.id.to_be_bytes());
+        let qlen = q.question_end.min(out.len()).min(q.packet.len());
+        out[12..qlen].copy_from_slice(&q.packet[12..qlen]);
+        // RD as asked
+        if q.rd {
+            out[2] |= 0x01;
+        } else {
+            out[2] &= !0x01;
+        }
+        for &off in e.ttl_offsets.iter() {
+            let off = off as usize;
+            let ttl = u32::from_be_bytes([out[off], out[off + 1], out[off + 2], out[off + 3]]);
+            let aged = if age_for_ttl == u32::MAX { 30 } else { ttl.saturating_sub(age_for_ttl) };
+            out[off..off + 4].copy_from_slice(&aged.to_be_bytes());
+        }
+        let bit = 1u64 << group;
+        let memo = if e.verdict.0 == generation && e.verdict.1 & bit != 0 { Some(e.verdict.2 & bit != 0) } else { None };
+        let rcode = out.get(3).map_or(0, |b| b & 0x0f);
+        Some(Hit { freshness, facts: e.facts.clone(), memo, rcode })
+    }
+
+    /// Remembers the response-inspection verdict of `group` at `generation`.
+    pub fn memo(&self, key: &CacheKey, generation: u64, group: usize, blocked: bool) {
+        if let Ok(mut inner) = self.inner.lock()
+            && let Some(e) = inner.map.get_mut(key)
+        {
+            if e.verdict.0 != generation {
+                e.verdict = (generation, 0, 0);
+            }
+            let bit = 1u64 << group;
+            e.verdict.1 |= bit;
+            if blocked {
+                e.verdict.2 |= bit;
+            }
+        }
+    }
+
+    /// The TTL to cache a response for, or None if it must not be cached.
+    fn ttl_of(&self, msg: &[u8], shape: &wire::ResponseShape) -> Option<u32> {
+        if shape.tc {
+            return None;
+        }
+        let answers = shape.records.iter().filter(|r| r.section == 0 && r.rtype != rtype::OPT);
+        let negative = shape.rcode == rcode::NXDOMAIN || (shape.rcode == rcode::NOERROR && answers.clone().next().is_none());
+        if shape.rcode != rcode::NOERROR && shape.rcode != rcode::NXDOMAIN {
+            return None;
+        }
+        if negative {
+            // RFC 2308: min(SOA TTL, SOA MINIMUM); no SOA, no caching
+            let soa = shape.records.iter().find(|r| r.section == 1 && r.rtype == rtype::SOA)?;
+            let min_field = soa.rdata_at + soa.rdata_len - 4;
+            let minimum = u32::from_be_bytes(msg.get(min_field..min_field + 4)?.try_into().ok()?);
+            return Some(soa.ttl.min(minimum).min(self.cfg.max_negative_ttl).max(self.cfg.min_ttl));
+        }
+        let ttl = answers.map(|r| r.ttl).min()?;
+        Some(ttl.clamp(self.cfg.min_ttl, self.cfg.max_ttl.max(self.cfg.min_ttl)))
+    }
+
+    /// Stores a response. Returns the facts for inspection.
+    pub fn put(&self, key: CacheKey, msg: &[u8], shape: &wire::ResponseShape) {
+        if self.cfg.max_mib == 0 {
+            return;
+        }
+        let Some(ttl) = self.ttl_of(msg, shape) else { return };
+        if ttl == 0 {
+            return;
+        }
+        let facts = Facts::of(msg, shape);
+        let ttl_offsets: Box<[u32]> =
+            shape.records.iter().filter(|r| r.rtype != rtype::OPT).map(|r| r.ttl_at as u32).collect();
+        let mut wire = msg.to_vec().into_boxed_slice();
+        wire[0] = 0;
+        wire[1] = 0;
+        let entry = Entry {
+            wire,
+            ttl_offsets,
+            stored: Instant::now(),
+            ttl,
+            facts: if facts.is_empty() { None } else { Some(Box::new(facts)) },
+            verdict: (0, 0, 0),
+            visited: false,
+            hits: 0,
+            prefetching: false,
+        };
+        let budget = self.budget();
+        let Ok(mut inner) = self.inner.lock() else { return };
+        let size = entry.bytes() + key.name.len();
+        if size > budget {
+            return;
+        }
+        if let Some(old) = inner.map.insert(key.clone(), entry) {
+            inner.bytes -= old.bytes() + key.name.len();
+        } else {
+            inner.queue.push_back(key);
+        }
+        inner.bytes += size;
+        // second-chance eviction
+        let mut guard = inner.queue.len() * 2 + 8;
+        while inner.bytes > budget && guard > 0 {
+            guard -= 1;
+            let Some(k) = inner.queue.pop_front() else { break };
+            let visited = match inner.map.get_mut(&k) {
+                None => continue,
+                Some(e) => std::mem::replace(&mut e.visited, false),
+            };
+            if visited {
+                inner.queue.push_back(k);
+            } else if let Some(e) = inner.map.remove(&k) {
+                inner.bytes -= e.bytes() + k.name.len();
+            }
+        }
+    }
+
+    /// Entries and bytes.
+    pub fn stats(&self) -> CacheStats {
+        self.inner.lock().map(|i| CacheStats { entries: i.map.len(), bytes: i.bytes }).unwrap_or_default()
+    }
+
+    /// Drops every entry (e.g. after a policy change that affects answers).
+    pub fn clear(&self) {
+        if let Ok(mut i) = self.inner.lock() {
+            i.map.clear();
+            i.queue.clear();
+            i.bytes = 0;
+        }
+    }
+
+    /// Drops entries expired for longer than the serve-stale window.
+    pub fn sweep(&self) {
+        let window = Duration::from_secs(u64::from(self.cfg.serve_stale_secs));
+        if let Ok(mut inner) = self.inner.lock() {
+            let now = Instant::now();
+            let mut freed = 0;
+            inner.map.retain(|k, e| {
+                let keep = now.saturating_duration_since(e.stored) < Duration::from_secs(u64::from(e.ttl)) + window;
+                if !keep {
+                    freed += e.bytes() + k.name.len();
+                }
+                keep
+            });
+            inner.bytes -= freed;
+            let Inner { map, queue, .. } = &mut *inner;
+            queue.retain(|k| map.contains_key(k));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hickory_proto::op::{Message, MessageType, OpCode};
+    use hickory_proto::rr::{Name, RData, Record, rdata};
+
+    fn query(name: &str) -> Vec<u8> {
+        let mut p = vec![0xab, 0xcd, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
+        wire::encode_name(name, &mut p).expect("name");
+        p.extend_from_slice(&[0, 1, 0, 1]);
+        p
+    }
+
+    fn answer(name: &str, ttl: u32) -> Vec<u8> {
+        let mut m = Message::new(7, MessageType::Response, OpCode::Query);
+        let n = Name::from_ascii(name).expect("name");
+        m.add_query(hickory_proto::op::Query::query(n.clone(), hickory_proto::rr::RecordType::A));
+        let cname = Name::from_ascii("edge.tiktokv.com.edgesuite.net.").expect("name");
+        m.add_answer(Record::from_rdata(n, ttl, RData::CNAME(rdata::CNAME(cname.clone()))));
+        m.add_answer(Record::from_rdata(cname, ttl + 100, RData::A(rdata::A::new(192, 0, 2, 7))));
+        m.to_vec().expect("encode")
+    }
+
+    #[test]
+    fn serves_with_id_case_and_facts() {
+        let cache = Cache::new(CacheConfig::default());
+        let resp = answer("www.example.com.", 300);
+        let shape = wire::walk_response(&resp).expect("walk");
+        let qp = query("www.example.com");
+        let q = wire::parse_query(&qp).expect("q");
+        cache.put(CacheKey::of(&q), &resp, &shape);
+        let qp2 = query("WWW.Example.COM");
+        let q2 = wire::parse_query(&qp2).expect("q");
+        let mut out = Vec::new();
+        let hit = cache.get(&CacheKey::of(&q2), &q2, 1, 0, &mut out).expect("hit");
+        assert_eq!(hit.freshness, Freshness::Fresh);
+        assert_eq!(&out[0..2], &[0xab, 0xcd]);
+        assert_eq!(&out[12..q2.question_end], &qp2[12..q2.question_end], "client's 0x20 case echoed");
+        let facts = hit.facts.expect("facts");
+        assert_eq!(facts.cnames, vec!["edge.tiktokv.com.edgesuite.net".to_string()]);
+        assert_eq!(facts.ips, vec!["192.0.2.7".parse::<IpAddr>().expect("ip")]);
+        let m = Message::from_vec(&out).expect("valid message");
+        assert!(m.answers.iter().all(|r| r.ttl <= 400));
+        assert!(hit.memo.is_none());
+        cache.memo(&CacheKey::of(&q2), 1, 0, true);
+        let hit = cache.get(&CacheKey::of(&q2), &q2, 1, 0, &mut out).expect("hit");
+        assert_eq!(hit.memo, Some(true));
+        assert!(cache.get(&CacheKey::of(&q2), &q2, 2, 0, &mut out).expect("hit").memo.is_none(), "new generation");
+    }
+
+    #[test]
+    fn respects_the_byte_budget() {
+        let cache = Cache::new(CacheConfig { max_mib: 1, ..CacheConfig::default() });
+        for i in 0..20_000 {
+            let name = format!("n{i}.example.com.");
+            let resp = answer(&name, 300);
+            let shape = wire::walk_response(&resp).expect("walk");
+            let qp = query(name.trim_end_matches('.'));
+            let q = wire::parse_query(&qp).expect("q");
+            cache.put(CacheKey::of(&q), &resp, &shape);
+        }
+        let s = cache.stats();
+        assert!(s.bytes <= 1024 * 1024, "{s:?}");
+        assert!(s.entries > 1000, "{s:?}");
+    }
+
+    #[test]
+    fn negative_answers_use_the_soa_minimum() {
+        let mut m = Message::new(7, MessageType::Response, OpCode::Query);
+        m.metadata.response_code = hickory_proto::op::ResponseCode::NXDomain;
+        let n = Name::from_ascii("nope.example.com.").expect("name");
+        m.add_query(hickory_proto::op::Query::query(n, hickory_proto::rr::RecordType::A));
+        let zone = Name::from_ascii("example.com.").expect("name");
+        let soa = rdata::SOA::new(zone.clone(), zone.clone(), 1, 2, 3, 4, 60);
+        m.add_authority(Record::from_rdata(zone, 900, RData::SOA(soa)));
+        let resp = m.to_vec().expect("encode");
+        let shape = wire::walk_response(&resp).expect("walk");
+        let cache = Cache::new(CacheConfig::default());
+        assert_eq!(cache.ttl_of(&resp, &shape), Some(60));
+    }
+}

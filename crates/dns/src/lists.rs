@@ -1,0 +1,212 @@
+//! External block and allow lists: hosts files, plain domain lists and
+//! adblock-style DNS rules (`||example.com^`, `@@||example.com^`). A bad
+//! line is counted with its line number and skipped; it never stops a load.
+
+use std::io::BufRead;
+
+use catalog::domain::check_domain;
+
+/// List syntax.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ListFormat {
+    /// Decide from the content.
+    Auto,
+    /// `0.0.0.0 name [name…]` / `127.0.0.1 name`.
+    Hosts,
+    /// One domain per line.
+    Domains,
+    /// `||name^` blocks, `@@||name^` allows; other syntax is skipped and counted.
+    Adblock,
+}
+
+/// What one line of a list says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ListRule {
+    /// Block the name and its subdomains.
+    Block(String),
+    /// Allow the name and its subdomains (adblock `@@`).
+    Allow(String),
+}
+
+/// A line that could not be used.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListError {
+    /// 1-based line.
+    pub line: usize,
+    /// Why.
+    pub message: String,
+}
+
+/// The result of reading a list.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ParsedList {
+    /// Rules in file order.
+    pub rules: Vec<ListRule>,
+    /// Lines skipped as unusable (the first 100 kept; `skipped` counts all).
+    pub errors: Vec<ListError>,
+    /// Number of unusable lines.
+    pub skipped: usize,
+    /// The format used.
+    pub format: Option<ListFormat>,
+}
+
+const HOSTS_SINKS: &[&str] = &["0.0.0.0", "127.0.0.1", "::", "::1", "0:0:0:0:0:0:0:0"];
+const HOSTS_LOCAL: &[&str] = &["localhost", "localhost.localdomain", "local", "broadcasthost", "ip6-localhost", "ip6-loopback", "0.0.0.0"];
+
+fn detect(line: &str) -> Option<ListFormat> {
+    let l = line.trim();
+    if l.is_empty() || l.starts_with('#') || l.starts_with('!') || l.starts_with('[') {
+        return None;
+    }
+    if l.starts_with("||") || l.starts_with("@@") || l.ends_with('^') {
+        return Some(ListFormat::Adblock);
+    }
+    let first = l.split_whitespace().next().unwrap_or("");
+    if first.parse::<std::net::IpAddr>().is_ok() {
+        return Some(ListFormat::Hosts);
+    }
+    Some(ListFormat::Domains)
+}
+
+fn normalise(name: &str) -> Result<String, String> {
+    let n = name.trim().trim_end_matches('.').to_ascii_lowercase();
+    let n = n.strip_prefix("*.").unwrap_or(&n).to_string();
+    check_domain(&n)?;
+    Ok(n)
+}
+
+/// Reads a list from any reader. `format` may be `Auto`.
+pub fn parse(reader: impl BufRead, format: ListFormat) -> ParsedList {
+    let mut out = ParsedList::default();
+    let mut fmt = if format == ListFormat::Auto { None } else { Some(format) };
+    let err = |out: &mut ParsedList, line: usize, message: String| {
+        out.skipped += 1;
+        if out.errors.len() < 100 {
+            out.errors.push(ListError { line, message });
+        }
+    };
+    for (i, line) in reader.split(b'\n').enumerate() {
+        let n = i + 1;
+        let Ok(bytes) = line else {
+            err(&mut out, n, "read error".into());
+            break;
+        };
+        let Ok(text) = std::str::from_utf8(&bytes) else {
+            err(&mut out, n, "not UTF-8".into());
+            continue;
+        };
+        let text = text.trim_end_matches('\r');
+        // comments: '#' anywhere in hosts/domains lines; '!' at the start for adblock
+        let content = text.split('#').next().unwrap_or("").trim();
+        if content.is_empty() || content.starts_with('!') || content.starts_with('[') {
+            continue;
+        }
+        if fmt.is_none() {
+            fmt = detect(content);
+        }
+        match fmt.unwrap_or(ListFormat::Domains) {
+            ListFormat::Hosts | ListFormat::Auto => {
+                let mut parts = content.split_whitespace();
+                let ip = parts.next().unwrap_or("");
+                if ip.parse::<std::net::IpAddr>().is_err() {
+                    err(&mut out, n, format!("`{ip}` is not an address (hosts format: ADDRESS NAME…)"));
+                    continue;
+                }
+                if !HOSTS_SINKS.contains(&ip) {
+                    err(&mut out, n, format!("`{ip}` is not a sink address; only 0.0.0.0/127.0.0.1/::/::1 lines block"));
+                    continue;
+                }
+                for name in parts {
+                    if HOSTS_LOCAL.contains(&name) {
+                        continue;
+                    }
+                    match normalise(name) {
+                        Ok(d) => out.rules.push(ListRule::Block(d)),
+                        Err(m) => err(&mut out, n, format!("`{name}`: {m}")),
+                    }
+                }
+            }
+            ListFormat::Domains => {
+                if content.split_whitespace().count() != 1 {
+                    err(&mut out, n, "expected one domain per line".into());
+                    continue;
+                }
+                match normalise(content) {
+                    Ok(d) => out.rules.push(ListRule::Block(d)),
+                    Err(m) => err(&mut out, n, format!("`{content}`: {m}")),
+                }
+            }
+            ListFormat::Adblock => {
+                let (allow, rest) = match content.strip_prefix("@@") {
+                    Some(r) => (true, r),
+                    None => (false, content),
+                };
+                let Some(body) = rest.strip_prefix("||") else {
+                    err(&mut out, n, "unsupported adblock rule (only ||name^ and @@||name^)".into());
+                    continue;
+                };
+                let (name, modifiers) = match body.split_once('^') {
+                    Some((name, tail)) => (name, tail),
+                    None => (body, ""),
+                };
+                // modifiers that only narrow to other clients/types make the rule not plain: skip them
+                let modifiers = modifiers.trim_start_matches('|');
+                if !modifiers.is_empty() && modifiers != "$important" {
+                    err(&mut out, n, format!("modifier `{modifiers}` not supported; rule skipped"));
+                    continue;
+                }
+                if name.contains('*') || name.contains('/') {
+                    err(&mut out, n, "wildcards and paths are not DNS rules; rule skipped".into());
+                    continue;
+                }
+                match normalise(name) {
+                    Ok(d) => out.rules.push(if allow { ListRule::Allow(d) } else { ListRule::Block(d) }),
+                    Err(m) => err(&mut out, n, format!("`{name}`: {m}")),
+                }
+            }
+        }
+    }
+    out.format = fmt;
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_domains_and_adblock() {
+        let hosts = "# comment\n0.0.0.0 tiktok.com www.tiktok.com # trailing\n127.0.0.1 localhost\n10.0.0.1 intranet.example\n0.0.0.0 bad_name!\n";
+        let p = parse(hosts.as_bytes(), ListFormat::Auto);
+        assert_eq!(p.format, Some(ListFormat::Hosts));
+        assert_eq!(p.rules, vec![ListRule::Block("tiktok.com".into()), ListRule::Block("www.tiktok.com".into())]);
+        assert_eq!(p.skipped, 2);
+        assert_eq!(p.errors[0].line, 4);
+        assert_eq!(p.errors[1].line, 5);
+
+        let plain = "TikTok.com.\n\nsnssdk.com\n*.byteoversea.com\nnot a domain\n";
+        let p = parse(plain.as_bytes(), ListFormat::Auto);
+        assert_eq!(p.rules.len(), 3);
+        assert_eq!(p.rules[0], ListRule::Block("tiktok.com".into()));
+        assert_eq!(p.rules[2], ListRule::Block("byteoversea.com".into()));
+        assert_eq!(p.errors[0].line, 5);
+
+        let adb = "! Title: test\n[Adblock Plus 2.0]\n||tiktok.com^\n@@||ads.tiktok.com^\n||x.com^$client=1.2.3.4\n/regex/\n||a.b^|\n";
+        let p = parse(adb.as_bytes(), ListFormat::Auto);
+        assert_eq!(p.format, Some(ListFormat::Adblock));
+        assert_eq!(
+            p.rules,
+            vec![ListRule::Block("tiktok.com".into()), ListRule::Allow("ads.tiktok.com".into()), ListRule::Block("a.b".into())]
+        );
+        assert_eq!(p.skipped, 2);
+    }
+
+    #[test]
+    fn garbage_never_panics() {
+        let junk: Vec<u8> = (0..4096u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+        for f in [ListFormat::Auto, ListFormat::Hosts, ListFormat::Domains, ListFormat::Adblock] {
+            let _ = parse(&junk[..], f);
+        }
+    }
+}
