@@ -33,7 +33,14 @@ pub struct CacheConfig {
 
 impl Default for CacheConfig {
     fn default() -> Self {
-        CacheConfig { max_mib: 64, min_ttl: 0, max_ttl: 86400, max_negative_ttl: 3600, serve_stale_secs: 0, prefetch: false }
+        CacheConfig {
+            max_mib: 64,
+            min_ttl: 0,
+            max_ttl: 86400,
+            max_negative_ttl: 3600,
+            serve_stale_secs: 0,
+            prefetch: false,
+        }
     }
 }
 
@@ -52,8 +59,15 @@ impl CacheKey {
     pub fn of(q: &Query<'_>) -> CacheKey {
         let mut name = Vec::with_capacity(q.qname_wire.len());
         wire::lower_wire_into(q.qname_wire, &mut name);
-        let flags = u8::from(q.edns.is_some()) | (u8::from(q.edns.is_some_and(|e| e.do_bit)) << 1) | (u8::from(q.cd) << 2);
-        CacheKey { name: name.into_boxed_slice(), qtype: q.qtype, qclass: q.qclass, flags }
+        let flags = u8::from(q.edns.is_some())
+            | (u8::from(q.edns.is_some_and(|e| e.do_bit)) << 1)
+            | (u8::from(q.cd) << 2);
+        CacheKey {
+            name: name.into_boxed_slice(),
+            qtype: q.qtype,
+            qclass: q.qclass,
+            flags,
+        }
     }
 }
 
@@ -80,7 +94,8 @@ impl Facts {
                     }
                 }
                 rtype::A if rdata.len() == 4 => {
-                    f.ips.push(IpAddr::from([rdata[0], rdata[1], rdata[2], rdata[3]]));
+                    f.ips
+                        .push(IpAddr::from([rdata[0], rdata[1], rdata[2], rdata[3]]));
                 }
                 rtype::AAAA if rdata.len() == 16 => {
                     let mut o = [0u8; 16];
@@ -118,9 +133,14 @@ fn svcb_hints(rdata: &[u8], out: &mut Vec<IpAddr>) {
     while i + 4 <= rdata.len() {
         let key = u16::from_be_bytes([rdata[i], rdata[i + 1]]);
         let len = u16::from_be_bytes([rdata[i + 2], rdata[i + 3]]) as usize;
-        let Some(val) = rdata.get(i + 4..i + 4 + len) else { return };
+        let Some(val) = rdata.get(i + 4..i + 4 + len) else {
+            return;
+        };
         match key {
-            4 => out.extend(val.chunks_exact(4).map(|c| IpAddr::from([c[0], c[1], c[2], c[3]]))),
+            4 => out.extend(
+                val.chunks_exact(4)
+                    .map(|c| IpAddr::from([c[0], c[1], c[2], c[3]])),
+            ),
             6 => out.extend(val.chunks_exact(16).map(|c| {
                 let mut o = [0u8; 16];
                 o.copy_from_slice(c);
@@ -198,7 +218,14 @@ pub struct CacheStats {
 impl Cache {
     /// A cache with `cfg`.
     pub fn new(cfg: CacheConfig) -> Cache {
-        Cache { cfg, inner: Mutex::new(Inner { map: FxHashMap::default(), queue: VecDeque::new(), bytes: 0 }) }
+        Cache {
+            cfg,
+            inner: Mutex::new(Inner {
+                map: FxHashMap::default(),
+                queue: VecDeque::new(),
+                bytes: 0,
+            }),
+        }
     }
 
     fn budget(&self) -> usize {
@@ -206,7 +233,14 @@ impl Cache {
     }
 
     /// Looks `q` up; on a hit writes the response for `q` into `out`.
-    pub fn get(&self, key: &CacheKey, q: &Query<'_>, generation: u64, group: usize, out: &mut Vec<u8>) -> Option<Hit> {
+    pub fn get(
+        &self,
+        key: &CacheKey,
+        q: &Query<'_>,
+        generation: u64,
+        group: usize,
+        out: &mut Vec<u8>,
+    ) -> Option<Hit> {
         if self.cfg.max_mib == 0 {
             return None;
         }
@@ -216,13 +250,20 @@ impl Cache {
         let age = now.saturating_duration_since(e.stored).as_secs() as u32;
         let (freshness, age_for_ttl) = if age < e.ttl {
             let left = e.ttl - age;
-            if self.cfg.prefetch && !e.prefetching && e.hits >= 2 && e.ttl >= 10 && left * 10 <= e.ttl {
+            if self.cfg.prefetch
+                && !e.prefetching
+                && e.hits >= 2
+                && e.ttl >= 10
+                && left * 10 <= e.ttl
+            {
                 e.prefetching = true;
                 (Freshness::Prefetch, age)
             } else {
                 (Freshness::Fresh, age)
             }
-        } else if self.cfg.serve_stale_secs > 0 && age < e.ttl.saturating_add(self.cfg.serve_stale_secs) {
+        } else if self.cfg.serve_stale_secs > 0
+            && age < e.ttl.saturating_add(self.cfg.serve_stale_secs)
+        {
             // RFC 8767: stale answers carry TTL 30
             (Freshness::Stale, u32::MAX)
         } else {
@@ -245,13 +286,26 @@ impl Cache {
         for &off in e.ttl_offsets.iter() {
             let off = off as usize;
             let ttl = u32::from_be_bytes([out[off], out[off + 1], out[off + 2], out[off + 3]]);
-            let aged = if age_for_ttl == u32::MAX { 30 } else { ttl.saturating_sub(age_for_ttl) };
+            let aged = if age_for_ttl == u32::MAX {
+                30
+            } else {
+                ttl.saturating_sub(age_for_ttl)
+            };
             out[off..off + 4].copy_from_slice(&aged.to_be_bytes());
         }
         let bit = 1u64 << group;
-        let memo = if e.verdict.0 == generation && e.verdict.1 & bit != 0 { Some(e.verdict.2 & bit != 0) } else { None };
+        let memo = if e.verdict.0 == generation && e.verdict.1 & bit != 0 {
+            Some(e.verdict.2 & bit != 0)
+        } else {
+            None
+        };
         let rcode = out.get(3).map_or(0, |b| b & 0x0f);
-        Some(Hit { freshness, facts: e.facts.clone(), memo, rcode })
+        Some(Hit {
+            freshness,
+            facts: e.facts.clone(),
+            memo,
+            rcode,
+        })
     }
 
     /// Remembers the response-inspection verdict of `group` at `generation`.
@@ -275,17 +329,29 @@ impl Cache {
         if shape.tc {
             return None;
         }
-        let answers = shape.records.iter().filter(|r| r.section == 0 && r.rtype != rtype::OPT);
-        let negative = shape.rcode == rcode::NXDOMAIN || (shape.rcode == rcode::NOERROR && answers.clone().next().is_none());
+        let answers = shape
+            .records
+            .iter()
+            .filter(|r| r.section == 0 && r.rtype != rtype::OPT);
+        let negative = shape.rcode == rcode::NXDOMAIN
+            || (shape.rcode == rcode::NOERROR && answers.clone().next().is_none());
         if shape.rcode != rcode::NOERROR && shape.rcode != rcode::NXDOMAIN {
             return None;
         }
         if negative {
             // RFC 2308: min(SOA TTL, SOA MINIMUM); no SOA, no caching
-            let soa = shape.records.iter().find(|r| r.section == 1 && r.rtype == rtype::SOA)?;
+            let soa = shape
+                .records
+                .iter()
+                .find(|r| r.section == 1 && r.rtype == rtype::SOA)?;
             let min_field = soa.rdata_at + soa.rdata_len - 4;
             let minimum = u32::from_be_bytes(msg.get(min_field..min_field + 4)?.try_into().ok()?);
-            return Some(soa.ttl.min(minimum).min(self.cfg.max_negative_ttl).max(self.cfg.min_ttl));
+            return Some(
+                soa.ttl
+                    .min(minimum)
+                    .min(self.cfg.max_negative_ttl)
+                    .max(self.cfg.min_ttl),
+            );
         }
         let ttl = answers.map(|r| r.ttl).min()?;
         Some(ttl.clamp(self.cfg.min_ttl, self.cfg.max_ttl.max(self.cfg.min_ttl)))
@@ -296,13 +362,19 @@ impl Cache {
         if self.cfg.max_mib == 0 {
             return;
         }
-        let Some(ttl) = self.ttl_of(msg, shape) else { return };
+        let Some(ttl) = self.ttl_of(msg, shape) else {
+            return;
+        };
         if ttl == 0 {
             return;
         }
         let facts = Facts::of(msg, shape);
-        let ttl_offsets: Box<[u32]> =
-            shape.records.iter().filter(|r| r.rtype != rtype::OPT).map(|r| r.ttl_at as u32).collect();
+        let ttl_offsets: Box<[u32]> = shape
+            .records
+            .iter()
+            .filter(|r| r.rtype != rtype::OPT)
+            .map(|r| r.ttl_at as u32)
+            .collect();
         let mut wire = msg.to_vec().into_boxed_slice();
         wire[0] = 0;
         wire[1] = 0;
@@ -311,14 +383,20 @@ impl Cache {
             ttl_offsets,
             stored: Instant::now(),
             ttl,
-            facts: if facts.is_empty() { None } else { Some(Box::new(facts)) },
+            facts: if facts.is_empty() {
+                None
+            } else {
+                Some(Box::new(facts))
+            },
             verdict: (0, 0, 0),
             visited: false,
             hits: 0,
             prefetching: false,
         };
         let budget = self.budget();
-        let Ok(mut inner) = self.inner.lock() else { return };
+        let Ok(mut inner) = self.inner.lock() else {
+            return;
+        };
         let size = entry.bytes() + key.name.len();
         if size > budget {
             return;
@@ -333,7 +411,9 @@ impl Cache {
         let mut guard = inner.queue.len() * 2 + 8;
         while inner.bytes > budget && guard > 0 {
             guard -= 1;
-            let Some(k) = inner.queue.pop_front() else { break };
+            let Some(k) = inner.queue.pop_front() else {
+                break;
+            };
             let visited = match inner.map.get_mut(&k) {
                 None => continue,
                 Some(e) => std::mem::replace(&mut e.visited, false),
@@ -348,7 +428,13 @@ impl Cache {
 
     /// Entries and bytes.
     pub fn stats(&self) -> CacheStats {
-        self.inner.lock().map(|i| CacheStats { entries: i.map.len(), bytes: i.bytes }).unwrap_or_default()
+        self.inner
+            .lock()
+            .map(|i| CacheStats {
+                entries: i.map.len(),
+                bytes: i.bytes,
+            })
+            .unwrap_or_default()
     }
 
     /// Drops every entry (e.g. after a policy change that affects answers).
@@ -367,7 +453,8 @@ impl Cache {
             let now = Instant::now();
             let mut freed = 0;
             inner.map.retain(|k, e| {
-                let keep = now.saturating_duration_since(e.stored) < Duration::from_secs(u64::from(e.ttl)) + window;
+                let keep = now.saturating_duration_since(e.stored)
+                    < Duration::from_secs(u64::from(e.ttl)) + window;
                 if !keep {
                     freed += e.bytes() + k.name.len();
                 }
@@ -396,10 +483,21 @@ mod tests {
     fn answer(name: &str, ttl: u32) -> Vec<u8> {
         let mut m = Message::new(7, MessageType::Response, OpCode::Query);
         let n = Name::from_ascii(name).expect("name");
-        m.add_query(hickory_proto::op::Query::query(n.clone(), hickory_proto::rr::RecordType::A));
+        m.add_query(hickory_proto::op::Query::query(
+            n.clone(),
+            hickory_proto::rr::RecordType::A,
+        ));
         let cname = Name::from_ascii("edge.tiktokv.com.edgesuite.net.").expect("name");
-        m.add_answer(Record::from_rdata(n, ttl, RData::CNAME(rdata::CNAME(cname.clone()))));
-        m.add_answer(Record::from_rdata(cname, ttl + 100, RData::A(rdata::A::new(192, 0, 2, 7))));
+        m.add_answer(Record::from_rdata(
+            n,
+            ttl,
+            RData::CNAME(rdata::CNAME(cname.clone())),
+        ));
+        m.add_answer(Record::from_rdata(
+            cname,
+            ttl + 100,
+            RData::A(rdata::A::new(192, 0, 2, 7)),
+        ));
         m.to_vec().expect("encode")
     }
 
@@ -414,25 +512,46 @@ mod tests {
         let qp2 = query("WWW.Example.COM");
         let q2 = wire::parse_query(&qp2).expect("q");
         let mut out = Vec::new();
-        let hit = cache.get(&CacheKey::of(&q2), &q2, 1, 0, &mut out).expect("hit");
+        let hit = cache
+            .get(&CacheKey::of(&q2), &q2, 1, 0, &mut out)
+            .expect("hit");
         assert_eq!(hit.freshness, Freshness::Fresh);
         assert_eq!(&out[0..2], &[0xab, 0xcd]);
-        assert_eq!(&out[12..q2.question_end], &qp2[12..q2.question_end], "client's 0x20 case echoed");
+        assert_eq!(
+            &out[12..q2.question_end],
+            &qp2[12..q2.question_end],
+            "client's 0x20 case echoed"
+        );
         let facts = hit.facts.expect("facts");
-        assert_eq!(facts.cnames, vec!["edge.tiktokv.com.edgesuite.net".to_string()]);
+        assert_eq!(
+            facts.cnames,
+            vec!["edge.tiktokv.com.edgesuite.net".to_string()]
+        );
         assert_eq!(facts.ips, vec!["192.0.2.7".parse::<IpAddr>().expect("ip")]);
         let m = Message::from_vec(&out).expect("valid message");
         assert!(m.answers.iter().all(|r| r.ttl <= 400));
         assert!(hit.memo.is_none());
         cache.memo(&CacheKey::of(&q2), 1, 0, true);
-        let hit = cache.get(&CacheKey::of(&q2), &q2, 1, 0, &mut out).expect("hit");
+        let hit = cache
+            .get(&CacheKey::of(&q2), &q2, 1, 0, &mut out)
+            .expect("hit");
         assert_eq!(hit.memo, Some(true));
-        assert!(cache.get(&CacheKey::of(&q2), &q2, 2, 0, &mut out).expect("hit").memo.is_none(), "new generation");
+        assert!(
+            cache
+                .get(&CacheKey::of(&q2), &q2, 2, 0, &mut out)
+                .expect("hit")
+                .memo
+                .is_none(),
+            "new generation"
+        );
     }
 
     #[test]
     fn respects_the_byte_budget() {
-        let cache = Cache::new(CacheConfig { max_mib: 1, ..CacheConfig::default() });
+        let cache = Cache::new(CacheConfig {
+            max_mib: 1,
+            ..CacheConfig::default()
+        });
         for i in 0..20_000 {
             let name = format!("n{i}.example.com.");
             let resp = answer(&name, 300);
@@ -451,7 +570,10 @@ mod tests {
         let mut m = Message::new(7, MessageType::Response, OpCode::Query);
         m.metadata.response_code = hickory_proto::op::ResponseCode::NXDomain;
         let n = Name::from_ascii("nope.example.com.").expect("name");
-        m.add_query(hickory_proto::op::Query::query(n, hickory_proto::rr::RecordType::A));
+        m.add_query(hickory_proto::op::Query::query(
+            n,
+            hickory_proto::rr::RecordType::A,
+        ));
         let zone = Name::from_ascii("example.com.").expect("name");
         let soa = rdata::SOA::new(zone.clone(), zone.clone(), 1, 2, 3, 4, 60);
         m.add_authority(Record::from_rdata(zone, 900, RData::SOA(soa)));

@@ -52,7 +52,15 @@ pub struct ParsedList {
 }
 
 const HOSTS_SINKS: &[&str] = &["0.0.0.0", "127.0.0.1", "::", "::1", "0:0:0:0:0:0:0:0"];
-const HOSTS_LOCAL: &[&str] = &["localhost", "localhost.localdomain", "local", "broadcasthost", "ip6-localhost", "ip6-loopback", "0.0.0.0"];
+const HOSTS_LOCAL: &[&str] = &[
+    "localhost",
+    "localhost.localdomain",
+    "local",
+    "broadcasthost",
+    "ip6-localhost",
+    "ip6-loopback",
+    "0.0.0.0",
+];
 
 fn detect(line: &str) -> Option<ListFormat> {
     let l = line.trim();
@@ -79,7 +87,11 @@ fn normalise(name: &str) -> Result<String, String> {
 /// Reads a list from any reader. `format` may be `Auto`.
 pub fn parse(reader: impl BufRead, format: ListFormat) -> ParsedList {
     let mut out = ParsedList::default();
-    let mut fmt = if format == ListFormat::Auto { None } else { Some(format) };
+    let mut fmt = if format == ListFormat::Auto {
+        None
+    } else {
+        Some(format)
+    };
     let err = |out: &mut ParsedList, line: usize, message: String| {
         out.skipped += 1;
         if out.errors.len() < 100 {
@@ -110,11 +122,21 @@ pub fn parse(reader: impl BufRead, format: ListFormat) -> ParsedList {
                 let mut parts = content.split_whitespace();
                 let ip = parts.next().unwrap_or("");
                 if ip.parse::<std::net::IpAddr>().is_err() {
-                    err(&mut out, n, format!("`{ip}` is not an address (hosts format: ADDRESS NAME…)"));
+                    err(
+                        &mut out,
+                        n,
+                        format!("`{ip}` is not an address (hosts format: ADDRESS NAME…)"),
+                    );
                     continue;
                 }
                 if !HOSTS_SINKS.contains(&ip) {
-                    err(&mut out, n, format!("`{ip}` is not a sink address; only 0.0.0.0/127.0.0.1/::/::1 lines block"));
+                    err(
+                        &mut out,
+                        n,
+                        format!(
+                            "`{ip}` is not a sink address; only 0.0.0.0/127.0.0.1/::/::1 lines block"
+                        ),
+                    );
                     continue;
                 }
                 for name in parts {
@@ -143,7 +165,11 @@ pub fn parse(reader: impl BufRead, format: ListFormat) -> ParsedList {
                     None => (false, content),
                 };
                 let Some(body) = rest.strip_prefix("||") else {
-                    err(&mut out, n, "unsupported adblock rule (only ||name^ and @@||name^)".into());
+                    err(
+                        &mut out,
+                        n,
+                        "unsupported adblock rule (only ||name^ and @@||name^)".into(),
+                    );
                     continue;
                 };
                 let (name, modifiers) = match body.split_once('^') {
@@ -153,15 +179,27 @@ pub fn parse(reader: impl BufRead, format: ListFormat) -> ParsedList {
                 // modifiers that only narrow to other clients/types make the rule not plain: skip them
                 let modifiers = modifiers.trim_start_matches('|');
                 if !modifiers.is_empty() && modifiers != "$important" {
-                    err(&mut out, n, format!("modifier `{modifiers}` not supported; rule skipped"));
+                    err(
+                        &mut out,
+                        n,
+                        format!("modifier `{modifiers}` not supported; rule skipped"),
+                    );
                     continue;
                 }
                 if name.contains('*') || name.contains('/') {
-                    err(&mut out, n, "wildcards and paths are not DNS rules; rule skipped".into());
+                    err(
+                        &mut out,
+                        n,
+                        "wildcards and paths are not DNS rules; rule skipped".into(),
+                    );
                     continue;
                 }
                 match normalise(name) {
-                    Ok(d) => out.rules.push(if allow { ListRule::Allow(d) } else { ListRule::Block(d) }),
+                    Ok(d) => out.rules.push(if allow {
+                        ListRule::Allow(d)
+                    } else {
+                        ListRule::Block(d)
+                    }),
                     Err(m) => err(&mut out, n, format!("`{name}`: {m}")),
                 }
             }
@@ -180,7 +218,13 @@ mod tests {
         let hosts = "# comment\n0.0.0.0 tiktok.com www.tiktok.com # trailing\n127.0.0.1 localhost\n10.0.0.1 intranet.example\n0.0.0.0 bad_name!\n";
         let p = parse(hosts.as_bytes(), ListFormat::Auto);
         assert_eq!(p.format, Some(ListFormat::Hosts));
-        assert_eq!(p.rules, vec![ListRule::Block("tiktok.com".into()), ListRule::Block("www.tiktok.com".into())]);
+        assert_eq!(
+            p.rules,
+            vec![
+                ListRule::Block("tiktok.com".into()),
+                ListRule::Block("www.tiktok.com".into())
+            ]
+        );
         assert_eq!(p.skipped, 2);
         assert_eq!(p.errors[0].line, 4);
         assert_eq!(p.errors[1].line, 5);
@@ -197,15 +241,26 @@ mod tests {
         assert_eq!(p.format, Some(ListFormat::Adblock));
         assert_eq!(
             p.rules,
-            vec![ListRule::Block("tiktok.com".into()), ListRule::Allow("ads.tiktok.com".into()), ListRule::Block("a.b".into())]
+            vec![
+                ListRule::Block("tiktok.com".into()),
+                ListRule::Allow("ads.tiktok.com".into()),
+                ListRule::Block("a.b".into())
+            ]
         );
         assert_eq!(p.skipped, 2);
     }
 
     #[test]
     fn garbage_never_panics() {
-        let junk: Vec<u8> = (0..4096u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
-        for f in [ListFormat::Auto, ListFormat::Hosts, ListFormat::Domains, ListFormat::Adblock] {
+        let junk: Vec<u8> = (0..4096u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        for f in [
+            ListFormat::Auto,
+            ListFormat::Hosts,
+            ListFormat::Domains,
+            ListFormat::Adblock,
+        ] {
             let _ = parse(&junk[..], f);
         }
     }
