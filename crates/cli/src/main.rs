@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 mod render;
+mod serve;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -39,6 +40,10 @@ enum Command {
     /// The bundled risk profiles.
     #[command(subcommand)]
     Profile(ProfileCmd),
+    /// Run appwarden: the filtering DNS resolver enforcing the policy, with its query log.
+    Serve(serve::ServeArgs),
+    /// Run only the filtering DNS resolver.
+    Dns(serve::ServeArgs),
 }
 
 #[derive(Subcommand)]
@@ -250,6 +255,7 @@ fn run(cli: Cli) -> Result<()> {
             render::profiles(&mut out, &profiles)?;
             Ok(())
         }
+        Command::Serve(args) | Command::Dns(args) => serve::run(&args),
         Command::Profile(ProfileCmd::Show { id }) => {
             let (_, text) = risk::profile_source(&id)
                 .ok_or_else(|| anyhow::anyhow!("no bundled profile `{id}`"))?;
@@ -277,7 +283,7 @@ fn load_catalog(overlay: Option<&Path>) -> Result<Catalog> {
     }
 }
 
-fn policy_error(e: PolicyError) -> anyhow::Error {
+pub(crate) fn policy_error(e: PolicyError) -> anyhow::Error {
     match e {
         PolicyError::Invalid(d) | PolicyError::Catalog(LoadError::Invalid(d)) => report(&d),
         other => other.into(),

@@ -88,10 +88,8 @@ impl Facts {
         for r in shape.records.iter().filter(|r| r.section == 0) {
             let rdata = &msg[r.rdata_at..r.rdata_at + r.rdata_len];
             match r.rtype {
-                rtype::CNAME => {
-                    if wire::read_name(msg, r.rdata_at, &mut name).is_some() {
-                        f.cnames.push(name.clone());
-                    }
+                rtype::CNAME if wire::read_name(msg, r.rdata_at, &mut name).is_some() => {
+                    f.cnames.push(name.clone());
                 }
                 rtype::A if rdata.len() == 4 => {
                     f.ips

@@ -33,7 +33,9 @@ impl UpstreamSpec {
         match scheme {
             "udp" | "dns" => Ok(UpstreamSpec::Plain(addr)),
             "tcp" => Ok(UpstreamSpec::Tcp(addr)),
-            "tls" | "https" => Err(format!("`{s}`: DNS-over-TLS and DNS-over-HTTPS upstreams are not supported yet")),
+            "tls" | "https" => Err(format!(
+                "`{s}`: DNS-over-TLS and DNS-over-HTTPS upstreams are not supported yet"
+            )),
             other => Err(format!("`{s}`: unknown scheme `{other}` (udp://, tcp://)")),
         }
     }
@@ -68,7 +70,9 @@ pub fn parse_addr(s: &str, default_port: u16) -> Result<SocketAddr, String> {
     {
         return Ok(SocketAddr::new(ip.into(), default_port));
     }
-    Err(format!("`{s}` is not an address (ADDR[:PORT], [IPv6]:PORT)"))
+    Err(format!(
+        "`{s}` is not an address (ADDR[:PORT], [IPv6]:PORT)"
+    ))
 }
 
 /// Nameservers from a resolv.conf text (`nameserver` lines), port 53.
@@ -76,9 +80,15 @@ pub fn from_resolv_conf(text: &str) -> Vec<UpstreamSpec> {
     text.lines()
         .filter_map(|l| {
             let mut parts = l.split_whitespace();
-            (parts.next() == Some("nameserver")).then(|| parts.next()).flatten()
+            (parts.next() == Some("nameserver"))
+                .then(|| parts.next())
+                .flatten()
         })
-        .filter_map(|a| a.split('%').next().and_then(|a| a.parse::<std::net::IpAddr>().ok()))
+        .filter_map(|a| {
+            a.split('%')
+                .next()
+                .and_then(|a| a.parse::<std::net::IpAddr>().ok())
+        })
         .map(|ip| UpstreamSpec::Plain(SocketAddr::new(ip, 53)))
         .collect()
 }
@@ -134,11 +144,18 @@ pub struct Forwarded {
 impl Upstreams {
     /// Upstreams with a per-try timeout and an overall deadline.
     pub fn new(specs: Vec<UpstreamSpec>, per_try: Duration, deadline: Duration) -> Upstreams {
-        let seed = (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos()) & 0xffff) as u16;
+        let seed = (std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos())
+            & 0xffff) as u16;
         Upstreams {
             list: specs
                 .into_iter()
-                .map(|spec| Upstream { name: spec.to_string().into(), spec, health: Mutex::new(Health::default()) })
+                .map(|spec| Upstream {
+                    name: spec.to_string().into(),
+                    spec,
+                    health: Mutex::new(Health::default()),
+                })
                 .collect(),
             per_try,
             deadline,
@@ -175,7 +192,11 @@ impl Upstreams {
                 h.failures = 0;
                 h.down_until = None;
                 let us = took.as_micros() as f64;
-                h.latency_us = if h.latency_us == 0.0 { us } else { h.latency_us * 0.8 + us * 0.2 };
+                h.latency_us = if h.latency_us == 0.0 {
+                    us
+                } else {
+                    h.latency_us * 0.8 + us * 0.2
+                };
             } else {
                 h.failures += 1;
                 if h.failures >= 3 {
@@ -211,7 +232,11 @@ impl Upstreams {
                 match u.spec {
                     UpstreamSpec::Plain(addr) => {
                         let r = udp_exchange(addr, &q, id).await?;
-                        if r.len() > 2 && r[2] & 0x02 != 0 { tcp_exchange(addr, &q, id).await } else { Ok(r) }
+                        if r.len() > 2 && r[2] & 0x02 != 0 {
+                            tcp_exchange(addr, &q, id).await
+                        } else {
+                            Ok(r)
+                        }
                     }
                     UpstreamSpec::Tcp(addr) => tcp_exchange(addr, &q, id).await,
                 }
@@ -221,14 +246,19 @@ impl Upstreams {
                 Ok(Ok(mut r)) => {
                     // SERVFAIL/REFUSED from one upstream: try the next while time remains
                     let rc = r.get(3).map_or(0, |b| b & 0x0f);
-                    if (rc == wire::rcode::SERVFAIL || rc == wire::rcode::REFUSED) && self.list.len() > 1 {
+                    if (rc == wire::rcode::SERVFAIL || rc == wire::rcode::REFUSED)
+                        && self.list.len() > 1
+                    {
                         self.record(i, false, t0.elapsed());
                         errors.push(format!("{}: rcode {rc}", u.name));
                         continue;
                     }
                     self.record(i, true, t0.elapsed());
                     r[0..2].copy_from_slice(&client_id);
-                    return Ok(Forwarded { response: r, upstream: u.name.clone() });
+                    return Ok(Forwarded {
+                        response: r,
+                        upstream: u.name.clone(),
+                    });
                 }
                 Ok(Err(e)) => {
                     self.record(i, false, t0.elapsed());
@@ -254,13 +284,21 @@ fn matches(query: &[u8], resp: &[u8], id: u16) -> bool {
         return false;
     }
     // same question section (case-insensitive)
-    let Ok(q) = wire::parse_query(query) else { return false };
+    let Ok(q) = wire::parse_query(query) else {
+        return false;
+    };
     let qlen = q.question_end;
-    resp.len() >= qlen && resp[4..6] == [0, 1] && resp[12..qlen].eq_ignore_ascii_case(&query[12..qlen])
+    resp.len() >= qlen
+        && resp[4..6] == [0, 1]
+        && resp[12..qlen].eq_ignore_ascii_case(&query[12..qlen])
 }
 
 async fn udp_exchange(addr: SocketAddr, q: &[u8], id: u16) -> std::io::Result<Vec<u8>> {
-    let bind: SocketAddr = if addr.is_ipv4() { ([0, 0, 0, 0], 0).into() } else { ([0u16; 8], 0).into() };
+    let bind: SocketAddr = if addr.is_ipv4() {
+        ([0, 0, 0, 0], 0).into()
+    } else {
+        ([0u16; 8], 0).into()
+    };
     let sock = UdpSocket::bind(bind).await?;
     sock.connect(addr).await?;
     sock.send(q).await?;
@@ -298,9 +336,18 @@ mod tests {
 
     #[test]
     fn parses_specs_and_resolv_conf() {
-        assert_eq!(UpstreamSpec::parse("127.0.0.1:5300"), Ok(UpstreamSpec::Plain("127.0.0.1:5300".parse().expect("addr"))));
-        assert_eq!(UpstreamSpec::parse("::1"), Ok(UpstreamSpec::Plain("[::1]:53".parse().expect("addr"))));
-        assert_eq!(UpstreamSpec::parse("tcp://[::1]:5300"), Ok(UpstreamSpec::Tcp("[::1]:5300".parse().expect("addr"))));
+        assert_eq!(
+            UpstreamSpec::parse("127.0.0.1:5300"),
+            Ok(UpstreamSpec::Plain("127.0.0.1:5300".parse().expect("addr")))
+        );
+        assert_eq!(
+            UpstreamSpec::parse("::1"),
+            Ok(UpstreamSpec::Plain("[::1]:53".parse().expect("addr")))
+        );
+        assert_eq!(
+            UpstreamSpec::parse("tcp://[::1]:5300"),
+            Ok(UpstreamSpec::Tcp("[::1]:5300".parse().expect("addr")))
+        );
         assert!(UpstreamSpec::parse("tls://dns.example:853").is_err());
         assert!(UpstreamSpec::parse("nonsense").is_err());
         let conf = "# c\nnameserver 127.0.0.53\nnameserver fe80::1%eth0\noptions edns0\nsearch x\n";

@@ -276,11 +276,8 @@ impl QueryLog {
             .map_err(sqlite(&self.path))
     }
 
-    /// The most recent rows as (time_ms, client, qname, decision, app), newest first.
-    pub fn recent(
-        &self,
-        limit: u32,
-    ) -> Result<Vec<(u64, String, String, String, Option<String>)>, StoreError> {
+    /// The most recent rows, newest first.
+    pub fn recent(&self, limit: u32) -> Result<Vec<RecentRow>, StoreError> {
         let mut st = self
             .conn
             .prepare("SELECT time_ms, client, qname, decision, app FROM query_log ORDER BY time_ms DESC, id DESC LIMIT ?1")
@@ -301,6 +298,9 @@ impl QueryLog {
     }
 }
 
+/// A query-log row in brief: (time_ms, client, qname, decision, app).
+pub type RecentRow = (u64, String, String, String, Option<String>);
+
 /// The sending side of the query log: cheap to clone, never blocks.
 #[derive(Clone)]
 pub struct EventSink {
@@ -317,6 +317,19 @@ impl EventSink {
             dropped: Arc::new(AtomicU64::new(0)),
             sent: Arc::new(AtomicU64::new(0)),
         }
+    }
+
+    /// A sink feeding an in-process receiver (the monitor, tests) with a queue of `queue` events.
+    pub fn channel(queue: usize) -> (EventSink, Receiver<QueryEvent>) {
+        let (tx, rx) = std::sync::mpsc::sync_channel(queue.max(1));
+        (
+            EventSink {
+                tx: Some(tx),
+                dropped: Arc::new(AtomicU64::new(0)),
+                sent: Arc::new(AtomicU64::new(0)),
+            },
+            rx,
+        )
     }
 
     /// Queues an event; when the queue is full the event is dropped and counted.

@@ -1,0 +1,232 @@
+//! `appwarden serve` and `appwarden dns`: the filtering resolver on the
+//! organisation's policy (or the built-in default), with the query log,
+//! reload on SIGHUP and graceful shutdown on SIGINT / SIGTERM.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context as _, Result, bail};
+use catalog::Day;
+use dns::config::{DnsConfig, ListConfig};
+use dns::resolver::{Resolver, ResolverOptions};
+use dns::server::{ServeOptions, Server, build_state, load_lists};
+use dns::upstream::{UpstreamSpec, Upstreams, from_resolv_conf, parse_addr};
+use policy::Policy;
+
+/// Flags shared by `serve` and `dns`.
+#[derive(clap::Args, Clone)]
+pub struct ServeArgs {
+    /// Policy file (appwarden.toml); default: the built-in default policy.
+    #[arg(long, short = 'c')]
+    pub config: Option<PathBuf>,
+    /// Listen address for UDP and TCP (repeatable); default 127.0.0.1:5353.
+    #[arg(long)]
+    pub listen: Vec<String>,
+    /// Upstream resolver `ADDR[:PORT]` or `tcp://ADDR[:PORT]` (repeatable); default: /etc/resolv.conf.
+    #[arg(long)]
+    pub upstream: Vec<String>,
+    /// Directory for the query log and state.
+    #[arg(long, default_value = "./appwarden-data")]
+    pub data_dir: PathBuf,
+    /// An extra block list file (hosts, one domain per line, or adblock), applied to every group (repeatable).
+    #[arg(long)]
+    pub blocklist: Vec<PathBuf>,
+    /// Log level: error, warn, info, debug, trace.
+    #[arg(long, default_value = "info")]
+    pub log_level: tracing::Level,
+}
+
+struct Loaded {
+    policy: Policy,
+    dns: DnsConfig,
+    base: Option<PathBuf>,
+}
+
+fn load(args: &ServeArgs) -> Result<Loaded> {
+    let (policy, base) = match &args.config {
+        Some(path) => (
+            Policy::load(path, None).map_err(crate::policy_error)?,
+            path.parent().map(Path::to_path_buf),
+        ),
+        None => (Policy::builtin(None).map_err(crate::policy_error)?, None),
+    };
+    let mut dns: DnsConfig = match &policy.file.dns {
+        Some(table) => table.clone().try_into().map_err(|e: toml::de::Error| {
+            anyhow::anyhow!("{}: [dns]: {}", policy.name, e.message())
+        })?,
+        None => DnsConfig::default(),
+    };
+    if !args.listen.is_empty() {
+        dns.listen = args.listen.clone();
+    }
+    if !args.upstream.is_empty() {
+        dns.upstreams = args.upstream.clone();
+    }
+    for b in &args.blocklist {
+        dns.lists.push(ListConfig {
+            path: std::fs::canonicalize(b).unwrap_or_else(|_| b.clone()),
+            format: dns::lists::ListFormat::Auto,
+            groups: Vec::new(),
+            action: dns::config::ListAction::Block,
+            name: None,
+        });
+    }
+    Ok(Loaded { policy, dns, base })
+}
+
+fn listen_addrs(dns: &DnsConfig) -> Result<Vec<SocketAddr>> {
+    dns.listen
+        .iter()
+        .map(|l| parse_addr(l, 53).map_err(anyhow::Error::msg))
+        .collect()
+}
+
+fn upstreams(dns: &DnsConfig, listen: &[SocketAddr]) -> Result<Vec<UpstreamSpec>> {
+    let specs: Vec<UpstreamSpec> = if dns.upstreams.is_empty() {
+        let text = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+        from_resolv_conf(&text)
+    } else {
+        dns.upstreams
+            .iter()
+            .map(|u| UpstreamSpec::parse(u).map_err(anyhow::Error::msg))
+            .collect::<Result<_>>()?
+    };
+    // never forward to ourselves
+    let specs: Vec<UpstreamSpec> = specs
+        .into_iter()
+        .filter(|s| !listen.contains(&s.addr()))
+        .collect();
+    if specs.is_empty() {
+        bail!(
+            "no upstream resolver: give --upstream ADDR[:PORT] or [dns] upstreams (none usable in /etc/resolv.conf)"
+        );
+    }
+    Ok(specs)
+}
+
+/// Runs the resolver until SIGINT/SIGTERM.
+pub fn run(args: &ServeArgs) -> Result<()> {
+    let _ = tracing_subscriber::fmt()
+        .with_max_level(args.log_level)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+    let t0 = std::time::Instant::now();
+    let loaded = load(args)?;
+    let listen = listen_addrs(&loaded.dns)?;
+    let specs = upstreams(&loaded.dns, &listen)?;
+    let blocked = loaded.dns.blocked().map_err(anyhow::Error::msg)?;
+    let plan = loaded.policy.plan(Day::today_utc());
+    let lists = load_lists(&loaded.dns.lists, loaded.base.as_deref());
+    let state = build_state(&plan, &lists, 1);
+    let stats = state.matcher.stats();
+    let (events, log_thread) = if loaded.dns.query_log.enabled {
+        let (sink, handle) = store::start_query_log(store::WriterConfig {
+            dir: args.data_dir.clone(),
+            queue: loaded.dns.query_log.queue,
+            batch: 2048,
+            flush_every: Duration::from_millis(500),
+            retention_days: loaded.dns.query_log.retention_days,
+        })
+        .context("opening the query log")?;
+        (sink, Some(handle))
+    } else {
+        (store::EventSink::disabled(), None)
+    };
+    let ups = Upstreams::new(
+        specs.clone(),
+        Duration::from_millis(loaded.dns.upstream_timeout_ms),
+        Duration::from_millis(loaded.dns.deadline_ms),
+    );
+    let resolver = Arc::new(Resolver::new(
+        state,
+        dns::cache::Cache::new(loaded.dns.cache.clone()),
+        ups,
+        events,
+        ResolverOptions {
+            blocked,
+            blocked_ttl: loaded.dns.blocked_ttl,
+            edns_udp_size: loaded.dns.edns_udp_size,
+            rate_limit_qps: loaded.dns.rate_limit_qps,
+        },
+    ));
+    let server = Server::start(
+        resolver.clone(),
+        &ServeOptions {
+            listen: listen.clone(),
+            udp_workers: loaded.dns.udp_workers,
+            async_workers: 1,
+            tcp_idle: Duration::from_secs(loaded.dns.tcp_idle_secs),
+            tcp_max_connections: loaded.dns.tcp_max_connections,
+        },
+    )?;
+    tracing::info!(
+        listen = ?server.addrs,
+        upstreams = %specs.iter().map(ToString::to_string).collect::<Vec<_>>().join(","),
+        domains = stats.domains,
+        exact = stats.exact,
+        patterns = stats.patterns,
+        groups = stats.groups,
+        policy = %loaded.policy.name,
+        profile = %loaded.policy.profile.id,
+        ready_ms = t0.elapsed().as_millis() as u64,
+        "appwarden resolver ready"
+    );
+
+    let config = args.config.clone();
+    let extra = args.blocklist.clone();
+    let reload_args = args.clone();
+    let r = resolver.clone();
+    server.runtime().block_on(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut hup), Ok(mut term), Ok(mut int)) =
+            (signal(SignalKind::hangup()), signal(SignalKind::terminate()), signal(SignalKind::interrupt()))
+        else {
+            tracing::error!("cannot install signal handlers");
+            return;
+        };
+        let mut generation = 1;
+        loop {
+            tokio::select! {
+                _ = hup.recv() => {
+                    generation += 1;
+                    match reload(&reload_args, generation) {
+                        Ok(state) => {
+                            let s = state.matcher.stats();
+                            r.reload(state);
+                            tracing::info!(generation, domains = s.domains, "policy and lists reloaded");
+                        }
+                        Err(e) => tracing::error!(error = %format!("{e:#}"), "reload failed; keeping the running rules"),
+                    }
+                }
+                _ = term.recv() => break,
+                _ = int.recv() => break,
+            }
+        }
+    });
+    let _ = (&config, &extra);
+    tracing::info!("shutting down");
+    let sink_dropped = resolver.events().dropped();
+    server.stop();
+    drop(resolver);
+    if let Some(h) = log_thread {
+        // the writer ends once the last sink is gone
+        let _ = h.join();
+    }
+    if sink_dropped > 0 {
+        tracing::warn!(
+            dropped = sink_dropped,
+            "query log events dropped (queue full)"
+        );
+    }
+    Ok(())
+}
+
+fn reload(args: &ServeArgs, generation: u64) -> Result<dns::resolver::State> {
+    let loaded = load(args)?;
+    let plan = loaded.policy.plan(Day::today_utc());
+    let lists = load_lists(&loaded.dns.lists, loaded.base.as_deref());
+    Ok(build_state(&plan, &lists, generation))
+}
