@@ -4,6 +4,7 @@
 
 #![forbid(unsafe_code)]
 
+mod export_cmd;
 mod render;
 mod serve;
 
@@ -44,6 +45,8 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Run only the filtering DNS resolver.
     Dns(serve::ServeArgs),
+    /// The plan as files for DNS servers, firewalls, proxies, IDS and MDMs.
+    Export(Box<export_cmd::ExportArgs>),
 }
 
 #[derive(Subcommand)]
@@ -111,7 +114,7 @@ pub(crate) enum Format {
 }
 
 #[derive(clap::Args)]
-struct OrgArgs {
+pub(crate) struct OrgArgs {
     /// Policy file; its organisation, profile, overlay and exceptions are used.
     #[arg(long, short = 'c')]
     config: Option<PathBuf>,
@@ -256,6 +259,7 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Serve(args) | Command::Dns(args) => serve::run(&args),
+        Command::Export(args) => export_cmd::run(&args, &mut out),
         Command::Profile(ProfileCmd::Show { id }) => {
             let (_, text) = risk::profile_source(&id)
                 .ok_or_else(|| anyhow::anyhow!("no bundled profile `{id}`"))?;
@@ -290,7 +294,7 @@ pub(crate) fn policy_error(e: PolicyError) -> anyhow::Error {
     }
 }
 
-fn load_policy(args: &OrgArgs) -> Result<(Policy, Day)> {
+pub(crate) fn load_policy(args: &OrgArgs) -> Result<(Policy, Day)> {
     let as_of = args.as_of.unwrap_or_else(Day::today_utc);
     let (mut file, name, text, base) = match &args.config {
         Some(path) => {

@@ -5,11 +5,13 @@
 //! optional serve-stale (RFC 8767) and prefetch of names about to expire.
 
 use std::collections::VecDeque;
+use std::hash::{Hash, Hasher};
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rustc_hash::FxHashMap;
+use hashbrown::{Equivalent, HashMap};
+use rustc_hash::FxBuildHasher;
 
 use crate::wire::{self, Query, rcode, rtype};
 
@@ -44,8 +46,8 @@ impl Default for CacheConfig {
     }
 }
 
-/// Cache key.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+/// Cache key: lowercase wire name, type, class, and the EDNS/DO/CD bits.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CacheKey {
     name: Box<[u8]>,
     qtype: u16,
@@ -54,19 +56,89 @@ pub struct CacheKey {
     flags: u8,
 }
 
+fn hash_key<H: Hasher>(name: &[u8], qtype: u16, qclass: u16, flags: u8, state: &mut H) {
+    state.write(name);
+    state.write_u16(qtype);
+    state.write_u16(qclass);
+    state.write_u8(flags);
+}
+
+impl Hash for CacheKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        hash_key(&self.name, self.qtype, self.qclass, self.flags, state);
+    }
+}
+
+/// A borrowed cache key (lookups without allocating).
+#[derive(Clone, Copy, Debug)]
+pub struct KeyRef<'a> {
+    name: &'a [u8],
+    qtype: u16,
+    qclass: u16,
+    flags: u8,
+}
+
+impl Hash for KeyRef<'_> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        hash_key(self.name, self.qtype, self.qclass, self.flags, state);
+    }
+}
+
+impl Equivalent<CacheKey> for KeyRef<'_> {
+    fn equivalent(&self, k: &CacheKey) -> bool {
+        *k.name == *self.name
+            && k.qtype == self.qtype
+            && k.qclass == self.qclass
+            && k.flags == self.flags
+    }
+}
+
+fn flags_of(q: &Query<'_>) -> u8 {
+    u8::from(q.edns.is_some())
+        | (u8::from(q.edns.is_some_and(|e| e.do_bit)) << 1)
+        | (u8::from(q.cd) << 2)
+}
+
+impl<'a> KeyRef<'a> {
+    /// The key for `q`, its lowercase name written into `buf`.
+    pub fn of(q: &Query<'_>, buf: &'a mut [u8; 256]) -> KeyRef<'a> {
+        let n = q.qname_wire.len().min(256);
+        for (d, s) in buf.iter_mut().zip(&q.qname_wire[..n]) {
+            *d = s.to_ascii_lowercase();
+        }
+        KeyRef {
+            name: &buf[..n],
+            qtype: q.qtype,
+            qclass: q.qclass,
+            flags: flags_of(q),
+        }
+    }
+
+    /// An owned key.
+    pub fn to_owned(self) -> CacheKey {
+        CacheKey {
+            name: self.name.into(),
+            qtype: self.qtype,
+            qclass: self.qclass,
+            flags: self.flags,
+        }
+    }
+}
+
 impl CacheKey {
     /// The key for a query.
     pub fn of(q: &Query<'_>) -> CacheKey {
-        let mut name = Vec::with_capacity(q.qname_wire.len());
-        wire::lower_wire_into(q.qname_wire, &mut name);
-        let flags = u8::from(q.edns.is_some())
-            | (u8::from(q.edns.is_some_and(|e| e.do_bit)) << 1)
-            | (u8::from(q.cd) << 2);
-        CacheKey {
-            name: name.into_boxed_slice(),
-            qtype: q.qtype,
-            qclass: q.qclass,
-            flags,
+        let mut buf = [0u8; 256];
+        KeyRef::of(q, &mut buf).to_owned()
+    }
+
+    /// The borrowed form.
+    pub fn as_key_ref(&self) -> KeyRef<'_> {
+        KeyRef {
+            name: &self.name,
+            qtype: self.qtype,
+            qclass: self.qclass,
+            flags: self.flags,
         }
     }
 }
@@ -155,7 +227,7 @@ struct Entry {
     ttl_offsets: Box<[u32]>,
     stored: Instant,
     ttl: u32,
-    facts: Option<Box<Facts>>,
+    facts: Option<Arc<Facts>>,
     /// (matcher generation, groups checked, groups blocked)
     verdict: (u64, u64, u64),
     visited: bool,
@@ -185,7 +257,7 @@ pub struct Hit {
     /// How fresh.
     pub freshness: Freshness,
     /// Facts to check (None: nothing to check).
-    pub facts: Option<Box<Facts>>,
+    pub facts: Option<Arc<Facts>>,
     /// Memoised verdict for the asking group: Some(blocked?) if already checked at this generation.
     pub memo: Option<bool>,
     /// Response code of the cached answer.
@@ -193,7 +265,7 @@ pub struct Hit {
 }
 
 struct Inner {
-    map: FxHashMap<CacheKey, Entry>,
+    map: HashMap<CacheKey, Entry, FxBuildHasher>,
     queue: VecDeque<CacheKey>,
     bytes: usize,
 }
@@ -219,7 +291,7 @@ impl Cache {
         Cache {
             cfg,
             inner: Mutex::new(Inner {
-                map: FxHashMap::default(),
+                map: HashMap::with_hasher(FxBuildHasher),
                 queue: VecDeque::new(),
                 bytes: 0,
             }),
@@ -233,7 +305,7 @@ impl Cache {
     /// Looks `q` up; on a hit writes the response for `q` into `out`.
     pub fn get(
         &self,
-        key: &CacheKey,
+        key: KeyRef<'_>,
         q: &Query<'_>,
         generation: u64,
         group: usize,
@@ -244,7 +316,7 @@ impl Cache {
         }
         let now = Instant::now();
         let mut inner = self.inner.lock().ok()?;
-        let e = inner.map.get_mut(key)?;
+        let e = inner.map.get_mut(&key)?;
         let age = now.saturating_duration_since(e.stored).as_secs() as u32;
         let (freshness, age_for_ttl) = if age < e.ttl {
             let left = e.ttl - age;
@@ -307,9 +379,9 @@ impl Cache {
     }
 
     /// Remembers the response-inspection verdict of `group` at `generation`.
-    pub fn memo(&self, key: &CacheKey, generation: u64, group: usize, blocked: bool) {
+    pub fn memo(&self, key: KeyRef<'_>, generation: u64, group: usize, blocked: bool) {
         if let Ok(mut inner) = self.inner.lock()
-            && let Some(e) = inner.map.get_mut(key)
+            && let Some(e) = inner.map.get_mut(&key)
         {
             if e.verdict.0 != generation {
                 e.verdict = (generation, 0, 0);
@@ -384,7 +456,7 @@ impl Cache {
             facts: if facts.is_empty() {
                 None
             } else {
-                Some(Box::new(facts))
+                Some(Arc::new(facts))
             },
             verdict: (0, 0, 0),
             visited: false,
@@ -511,7 +583,7 @@ mod tests {
         let q2 = wire::parse_query(&qp2).expect("q");
         let mut out = Vec::new();
         let hit = cache
-            .get(&CacheKey::of(&q2), &q2, 1, 0, &mut out)
+            .get(CacheKey::of(&q2).as_key_ref(), &q2, 1, 0, &mut out)
             .expect("hit");
         assert_eq!(hit.freshness, Freshness::Fresh);
         assert_eq!(&out[0..2], &[0xab, 0xcd]);
@@ -529,14 +601,14 @@ mod tests {
         let m = Message::from_vec(&out).expect("valid message");
         assert!(m.answers.iter().all(|r| r.ttl <= 400));
         assert!(hit.memo.is_none());
-        cache.memo(&CacheKey::of(&q2), 1, 0, true);
+        cache.memo(CacheKey::of(&q2).as_key_ref(), 1, 0, true);
         let hit = cache
-            .get(&CacheKey::of(&q2), &q2, 1, 0, &mut out)
+            .get(CacheKey::of(&q2).as_key_ref(), &q2, 1, 0, &mut out)
             .expect("hit");
         assert_eq!(hit.memo, Some(true));
         assert!(
             cache
-                .get(&CacheKey::of(&q2), &q2, 2, 0, &mut out)
+                .get(CacheKey::of(&q2).as_key_ref(), &q2, 2, 0, &mut out)
                 .expect("hit")
                 .memo
                 .is_none(),

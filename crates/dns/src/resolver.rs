@@ -26,7 +26,7 @@ use arc_swap::ArcSwap;
 use rustc_hash::FxHashMap;
 use store::{EventSink, MatchReason, QueryDecision, QueryEvent, Transport};
 
-use crate::cache::{Cache, CacheKey, Facts, Freshness};
+use crate::cache::{Cache, CacheKey, Facts, Freshness, KeyRef};
 use crate::matcher::{Matcher, Verdict};
 use crate::upstream::Upstreams;
 use crate::wire::{self, BlockedAnswer, Query, Unusual, rcode, rtype};
@@ -485,11 +485,16 @@ impl Resolver {
             );
             return Step::Answered { refresh: None };
         }
-        let key = CacheKey::of(&q);
-        if let Some(hit) = self.cache.get(&key, &q, state.generation, group, out) {
+        let mut key_buf = [0u8; 256];
+        let key = KeyRef::of(&q, &mut key_buf);
+        if let Some(hit) = self.cache.get(key, &q, state.generation, group, out) {
             self.metrics.cache_hits.fetch_add(1, Ordering::Relaxed);
             let mut rc = hit.rcode;
-            if let (Some(facts), false) = (&hit.facts, allowed_by_rule) {
+            let needs_check = hit
+                .facts
+                .as_ref()
+                .is_some_and(|f| !f.cnames.is_empty() || state.matcher.has_ip_rules(group));
+            if let (Some(facts), false, true) = (&hit.facts, allowed_by_rule, needs_check) {
                 let blocked_memo = hit.memo;
                 let verdict = match blocked_memo {
                     Some(false) => Inspect::Pass,
@@ -497,7 +502,7 @@ impl Resolver {
                 };
                 if blocked_memo.is_none() {
                     self.cache.memo(
-                        &key,
+                        key,
                         state.generation,
                         group,
                         matches!(verdict, Inspect::Block { .. }),
@@ -544,7 +549,7 @@ impl Resolver {
                 matches!(hit.freshness, Freshness::Stale | Freshness::Prefetch).then(|| {
                     Box::new(Pending {
                         packet: packet.to_vec(),
-                        key: key.clone(),
+                        key: key.to_owned(),
                         group,
                         qname: name.clone(),
                         qtype: q.qtype,
@@ -577,7 +582,7 @@ impl Resolver {
         self.metrics.cache_misses.fetch_add(1, Ordering::Relaxed);
         Step::Forward(Box::new(Pending {
             packet: packet.to_vec(),
-            key,
+            key: key.to_owned(),
             group,
             qname: name,
             qtype: q.qtype,
@@ -695,10 +700,12 @@ impl Resolver {
         let mut log = p.log;
         if !p.allowed_by_rule {
             let facts = Facts::of(&resp, &shape);
-            if !facts.is_empty() {
+            if !facts.cnames.is_empty()
+                || (!facts.ips.is_empty() && p.state.matcher.has_ip_rules(p.group))
+            {
                 let verdict = self.inspect(&p.state, &facts, p.group);
                 self.cache.memo(
-                    &p.key,
+                    p.key.as_key_ref(),
                     p.state.generation,
                     p.group,
                     matches!(verdict, Inspect::Block { .. }),

@@ -449,18 +449,22 @@ pub fn push_opt(out: &mut Vec<u8>, udp_size: u16, do_bit: bool) {
 /// Offset (from the start of the message) of the question name's suffix that
 /// has `labels_from_end` labels, as a compression pointer target.
 fn suffix_offset(q: &Query<'_>, keep_labels: usize) -> usize {
-    let mut offsets = Vec::with_capacity(8);
+    // count labels, then walk to the one that starts the suffix
+    let mut n = 0;
     let mut i = 0;
     while let Some(&len) = q.qname_wire.get(i) {
         if len == 0 {
             break;
         }
-        offsets.push(i);
+        n += 1;
         i += 1 + len as usize;
     }
-    let n = offsets.len();
-    let idx = n.saturating_sub(keep_labels);
-    12 + offsets.get(idx).copied().unwrap_or(i)
+    let skip = n - keep_labels.min(n);
+    let mut j = 0;
+    for _ in 0..skip {
+        j += 1 + q.qname_wire.get(j).copied().unwrap_or(0) as usize;
+    }
+    12 + j
 }
 
 /// Appends an SOA record owned by a suffix of the question name (the rule's

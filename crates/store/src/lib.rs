@@ -186,6 +186,45 @@ const MIGRATIONS: &[&str] = &[
      CREATE INDEX query_log_app ON query_log(app, time_ms) WHERE app IS NOT NULL;",
 ];
 
+/// Rows written by one INSERT statement.
+pub const ROWS_PER_STATEMENT: usize = 64;
+const COLUMNS: usize = 15;
+
+fn insert_sql(rows: usize) -> String {
+    let mut sql = String::from(
+        "INSERT INTO query_log (time_ms, client, client_group, qname, qtype, decision, reason, rule, app, category, rcode, upstream, latency_us, cache_hit, transport) VALUES ",
+    );
+    for i in 0..rows {
+        if i > 0 {
+            sql.push(',');
+        }
+        sql.push_str("(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+    }
+    sql
+}
+
+fn push_row(values: &mut Vec<rusqlite::types::Value>, e: &QueryEvent) {
+    use rusqlite::types::Value;
+    let text = |s: Option<&str>| s.map_or(Value::Null, |s| Value::Text(s.to_string()));
+    values.extend([
+        Value::Integer(e.time_ms as i64),
+        Value::Text(e.client.to_string()),
+        Value::Text(e.group.to_string()),
+        Value::Text(e.qname.clone()),
+        Value::Integer(i64::from(e.qtype)),
+        Value::Text(e.decision.as_str().to_string()),
+        text(e.reason.map(MatchReason::as_str)),
+        text(e.rule.as_deref()),
+        text(e.app.as_deref()),
+        text(e.category.as_deref()),
+        Value::Integer(i64::from(e.rcode)),
+        text(e.upstream.as_deref()),
+        Value::Integer(i64::from(e.latency_us)),
+        Value::Integer(i64::from(e.cache_hit)),
+        Value::Text(e.transport.as_str().to_string()),
+    ]);
+}
+
 /// The query log database.
 pub struct QueryLog {
     conn: Connection,
@@ -225,36 +264,31 @@ impl QueryLog {
         Ok(QueryLog { conn, path })
     }
 
-    /// Inserts events in one transaction.
+    /// Inserts events in one transaction, [`ROWS_PER_STATEMENT`] rows per statement.
     pub fn insert(&mut self, events: &[QueryEvent]) -> Result<(), StoreError> {
         let path = self.path.clone();
         let tx = self.conn.transaction().map_err(sqlite(&path))?;
         {
-            let mut st = tx
-                .prepare_cached(
-                    "INSERT INTO query_log (time_ms, client, client_group, qname, qtype, decision, reason, rule, app, category, rcode, upstream, latency_us, cache_hit, transport)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
-                )
-                .map_err(sqlite(&path))?;
-            for e in events {
-                st.execute(params![
-                    e.time_ms as i64,
-                    e.client.to_string(),
-                    &*e.group,
-                    e.qname,
-                    e.qtype,
-                    e.decision.as_str(),
-                    e.reason.map(MatchReason::as_str),
-                    e.rule,
-                    e.app.as_deref(),
-                    e.category.as_deref(),
-                    e.rcode,
-                    e.upstream.as_deref(),
-                    e.latency_us,
-                    e.cache_hit,
-                    e.transport.as_str(),
-                ])
-                .map_err(sqlite(&path))?;
+            let full = insert_sql(ROWS_PER_STATEMENT);
+            let mut st = tx.prepare_cached(&full).map_err(sqlite(&path))?;
+            let mut chunks = events.chunks_exact(ROWS_PER_STATEMENT);
+            let mut values: Vec<rusqlite::types::Value> =
+                Vec::with_capacity(ROWS_PER_STATEMENT * COLUMNS);
+            for chunk in &mut chunks {
+                values.clear();
+                chunk.iter().for_each(|e| push_row(&mut values, e));
+                st.execute(rusqlite::params_from_iter(values.drain(..)))
+                    .map_err(sqlite(&path))?;
+            }
+            let rest = chunks.remainder();
+            if !rest.is_empty() {
+                let mut st = tx
+                    .prepare_cached(&insert_sql(rest.len()))
+                    .map_err(sqlite(&path))?;
+                values.clear();
+                rest.iter().for_each(|e| push_row(&mut values, e));
+                st.execute(rusqlite::params_from_iter(values.drain(..)))
+                    .map_err(sqlite(&path))?;
             }
         }
         tx.commit().map_err(sqlite(&path))
