@@ -32,12 +32,7 @@ fn main() {
         println!("cargo:rerun-if-changed={}", file.display());
         let rel = file.strip_prefix(&data).expect("under data/");
         let rel = rel.to_string_lossy().replace('\\', "/");
-        writeln!(
-            code,
-            "    ({rel:?}, include_str!({:?})),",
-            file.display().to_string()
-        )
-        .expect("write to string");
+        writeln!(code, "    ({rel:?}, include_str!({:?})),", file.display().to_string()).expect("write to string");
     }
     code.push_str("];\n");
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets it")).join("bundled.rs");

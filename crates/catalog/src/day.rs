@@ -19,9 +19,7 @@ impl Day {
 
     /// Today in UTC.
     pub fn today_utc() -> Day {
-        Day(jiff::Timestamp::now()
-            .to_zoned(jiff::tz::TimeZone::UTC)
-            .date())
+        Day(jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC).date())
     }
 
     /// This day `months` calendar months later (clamped to the month's end).
@@ -78,17 +76,11 @@ impl<'de> Deserialize<'de> for Day {
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Day, A::Error> {
                 // A TOML date arrives as toml's datetime map; let toml decode it.
-                let dt =
-                    toml::value::Datetime::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                let dt = toml::value::Datetime::deserialize(de::value::MapAccessDeserializer::new(map))?;
                 match (dt.date, dt.time, dt.offset) {
-                    (Some(date), None, None) => {
-                        Day::new(date.year as i16, date.month as i8, date.day as i8).ok_or_else(
-                            || de::Error::custom(format!("`{dt}` is not a day of the calendar")),
-                        )
-                    }
-                    _ => Err(de::Error::custom(format!(
-                        "`{dt}` is not a plain date (YYYY-MM-DD)"
-                    ))),
+                    (Some(date), None, None) => Day::new(date.year as i16, date.month as i8, date.day as i8)
+                        .ok_or_else(|| de::Error::custom(format!("`{dt}` is not a day of the calendar"))),
+                    _ => Err(de::Error::custom(format!("`{dt}` is not a plain date (YYYY-MM-DD)"))),
                 }
             }
         }

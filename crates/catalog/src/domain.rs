@@ -79,11 +79,10 @@ pub const GENERIC_APEXES: &[&str] = &[
 /// Multi-label public suffixes (registrable names sit one label below).
 /// Any single-label name is treated as a public suffix too.
 const PUBLIC_SUFFIXES: &[&str] = &[
-    "co.uk", "org.uk", "gov.uk", "ac.uk", "me.uk", "com.au", "net.au", "org.au", "gov.au",
-    "edu.au", "co.nz", "org.nz", "co.jp", "ne.jp", "or.jp", "co.kr", "or.kr", "com.cn", "net.cn",
-    "org.cn", "gov.cn", "com.hk", "com.tw", "com.sg", "com.my", "co.in", "net.in", "org.in",
-    "com.br", "com.mx", "com.ar", "com.tr", "co.za", "com.sa", "co.id", "com.vn", "com.ph",
-    "co.th", "in.th", "com.ua", "com.ru", "eu.org", "co.il",
+    "co.uk", "org.uk", "gov.uk", "ac.uk", "me.uk", "com.au", "net.au", "org.au", "gov.au", "edu.au", "co.nz", "org.nz",
+    "co.jp", "ne.jp", "or.jp", "co.kr", "or.kr", "com.cn", "net.cn", "org.cn", "gov.cn", "com.hk", "com.tw", "com.sg",
+    "com.my", "co.in", "net.in", "org.in", "com.br", "com.mx", "com.ar", "com.tr", "co.za", "com.sa", "co.id",
+    "com.vn", "com.ph", "co.th", "in.th", "com.ua", "com.ru", "eu.org", "co.il",
 ];
 
 /// Why a name was refused.
@@ -133,17 +132,10 @@ fn check_name(name: &str, allow_star: bool) -> Result<(), Refusal> {
         }
         if label.len() > 63 {
             let head: String = label.chars().take(16).collect();
-            return Err(format!(
-                "label `{head}…` is {} octets long; at most 63",
-                label.len()
-            ));
+            return Err(format!("label `{head}…` is {} octets long; at most 63", label.len()));
         }
         for c in label.chars() {
-            let ok = c.is_ascii_lowercase()
-                || c.is_ascii_digit()
-                || c == '-'
-                || c == '_'
-                || (allow_star && c == '*');
+            let ok = c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_' || (allow_star && c == '*');
             if !ok {
                 return Err(if c.is_ascii_uppercase() {
                     format!("`{c}`: names are lowercase")
@@ -193,10 +185,7 @@ pub fn check_prefix(prefix: &str) -> Result<IpNet, Refusal> {
         .parse()
         .map_err(|_| format!("`{prefix}` is not an IP prefix (ADDRESS/LENGTH)"))?;
     if net.trunc() != net {
-        return Err(format!(
-            "`{prefix}` has host bits set; the network is {}",
-            net.trunc()
-        ));
+        return Err(format!("`{prefix}` has host bits set; the network is {}", net.trunc()));
     }
     Ok(net)
 }
@@ -300,10 +289,7 @@ mod tests {
             "p16-tiktok-*.ibyteimg.com",
             "p16-tiktok-a.b.ibyteimg.com"
         ));
-        assert!(pattern_matches(
-            "v*.tiktokcdn-eu.com",
-            "v16.tiktokcdn-eu.com"
-        ));
+        assert!(pattern_matches("v*.tiktokcdn-eu.com", "v16.tiktokcdn-eu.com"));
     }
 
     #[test]

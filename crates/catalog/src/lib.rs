@@ -127,13 +127,7 @@ impl Catalog {
     fn bundled_inputs() -> Vec<(Origin, String, String)> {
         bundled::BUNDLED
             .iter()
-            .map(|(p, t)| {
-                (
-                    Origin::Bundled,
-                    format!("crates/catalog/data/{p}"),
-                    (*t).to_string(),
-                )
-            })
+            .map(|(p, t)| (Origin::Bundled, format!("crates/catalog/data/{p}"), (*t).to_string()))
             .collect()
     }
 
@@ -180,9 +174,9 @@ impl Catalog {
             return Some(app);
         }
         let lower = key.to_lowercase();
-        self.apps.values().find(|a| {
-            a.name.to_lowercase() == lower || a.identifiers.iter().any(|i| i.value == key)
-        })
+        self.apps
+            .values()
+            .find(|a| a.name.to_lowercase() == lower || a.identifiers.iter().any(|i| i.value == key))
     }
 
     /// A source by id.
@@ -203,10 +197,7 @@ impl Catalog {
     }
 
     /// Restrictions that cover `app_id`.
-    pub fn restrictions_for<'a>(
-        &'a self,
-        app_id: &'a str,
-    ) -> impl Iterator<Item = &'a Restriction> + 'a {
+    pub fn restrictions_for<'a>(&'a self, app_id: &'a str) -> impl Iterator<Item = &'a Restriction> + 'a {
         self.restrictions
             .values()
             .filter(move |r| r.apps.iter().any(|a| a == app_id))

@@ -60,11 +60,7 @@ impl Files {
     pub fn line(&self, file: usize, offset: usize) -> usize {
         let text = &self.files[file].text;
         let end = offset.min(text.len());
-        text.as_bytes()[..end]
-            .iter()
-            .filter(|&&b| b == b'\n')
-            .count()
-            + 1
+        text.as_bytes()[..end].iter().filter(|&&b| b == b'\n').count() + 1
     }
 
     /// The span of an entry: from its offset to the next top-level `[[…]]`
@@ -106,10 +102,7 @@ impl Files {
             let text = &self.files[place.file].text[start..end];
             for needle in needles {
                 if let Some(i) = text.find(needle) {
-                    return (
-                        self.files[place.file].name.clone(),
-                        self.line(place.file, start + i),
-                    );
+                    return (self.files[place.file].name.clone(), self.line(place.file, start + i));
                 }
             }
         }
@@ -183,15 +176,7 @@ pub(crate) fn build(inputs: &[(Origin, String, String)]) -> (Catalog, Vec<Diagno
             }
         };
         let overlay = *origin == Origin::Overlay;
-        merge(
-            &mut cat,
-            &mut places,
-            &files,
-            file,
-            raw,
-            overlay,
-            &mut diags,
-        );
+        merge(&mut cat, &mut places, &files, file, raw, overlay, &mut diags);
     }
     cat.files = files;
     cat.places = places;
@@ -200,9 +185,7 @@ pub(crate) fn build(inputs: &[(Origin, String, String)]) -> (Catalog, Vec<Diagno
 
 fn field_of_toml_error(msg: &str) -> String {
     // serde messages name the field in backticks: "unknown field `foo`", "missing field `sources`"
-    msg.split('`')
-        .nth(1)
-        .map_or_else(|| "toml".to_string(), str::to_string)
+    msg.split('`').nth(1).map_or_else(|| "toml".to_string(), str::to_string)
 }
 
 macro_rules! merge_simple {
@@ -210,10 +193,7 @@ macro_rules! merge_simple {
         for item in $items {
             let offset = item.span().start;
             let item = item.into_inner();
-            let place = Place {
-                file: $file,
-                offset,
-            };
+            let place = Place { file: $file, offset };
             let id = item.id.clone();
             if let Some(existing) = $map.get(&id) {
                 if $overlay {
@@ -224,14 +204,10 @@ macro_rules! merge_simple {
                         file: $files.files[$file].name.clone(),
                         line: $files.line($file, offset),
                         field: "id".into(),
-                        message: format!(
-                            concat!("duplicate ", $what, " id `{}` (first at {})"),
-                            id,
-                            {
-                                let (f, l) = $files.locate(&$places[&id], &[]);
-                                format!("{f}:{l}")
-                            }
-                        ),
+                        message: format!(concat!("duplicate ", $what, " id `{}` (first at {})"), id, {
+                            let (f, l) = $files.locate(&$places[&id], &[]);
+                            format!("{f}:{l}")
+                        }),
                     });
                 }
                 continue;
@@ -304,8 +280,7 @@ fn merge(
                         file: name,
                         line,
                         field: "overlay".into(),
-                        message: "`overlay` is only for entries in a user's overlay directory"
-                            .into(),
+                        message: "`overlay` is only for entries in a user's overlay directory".into(),
                     });
                 }
                 places.apps.insert(app.id.clone(), vec![place]);

@@ -8,9 +8,7 @@ pub use crate::day::Day;
 use serde::{Deserialize, Serialize};
 
 /// How sure we are of a claim.
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Confidence {
     /// One indirect or unverified report.
@@ -146,9 +144,7 @@ pub(crate) fn everywhere() -> Vec<String> {
 }
 
 /// Whether a catalog entry is an app people install, or a way around a block.
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum AppKind {
     /// An app or service that gets a risk assessment and a decision.
@@ -676,25 +672,15 @@ pub fn top_level(jurisdiction: &str) -> &str {
 
 /// Whether an organisation in `org` is inside `scope` (`US` contains `US-TX`).
 pub fn jurisdiction_contains(scope: &str, org: &str) -> bool {
-    scope == "*"
-        || org == scope
-        || org
-            .strip_prefix(scope)
-            .is_some_and(|rest| rest.starts_with('-'))
+    scope == "*" || org == scope || org.strip_prefix(scope).is_some_and(|rest| rest.starts_with('-'))
 }
 
 impl OperatorRole {
     /// Whether this role holds for an organisation in `region` on `day`.
     pub fn applies(&self, region: &str, day: Day) -> bool {
         let country = top_level(region);
-        let in_region = self
-            .regions
-            .iter()
-            .any(|r| r == "*" || r == country || r == region)
-            && !self
-                .except_regions
-                .iter()
-                .any(|r| r == country || r == region);
+        let in_region = self.regions.iter().any(|r| r == "*" || r == country || r == region)
+            && !self.except_regions.iter().any(|r| r == country || r == region);
         in_region && self.from.is_none_or(|f| f <= day) && self.until.is_none_or(|u| day <= u)
     }
 }

@@ -36,11 +36,7 @@ pub fn is_jurisdiction(code: &str) -> bool {
         None => true,
         Some(sub) => {
             let max = if country == "EU" { 12 } else { 3 };
-            !sub.is_empty()
-                && sub.len() <= max
-                && sub
-                    .bytes()
-                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+            !sub.is_empty() && sub.len() <= max && sub.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
         }
     }
 }
@@ -63,29 +59,21 @@ pub fn check_identifier(platform: Platform, value: &str) -> Result<(), String> {
         parts.len() >= min_parts
             && parts.iter().all(|p| {
                 !p.is_empty()
-                    && p.bytes().all(|b| {
-                        b.is_ascii_alphanumeric() || b == b'_' || (allow_dash && b == b'-')
-                    })
+                    && p.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || (allow_dash && b == b'-'))
             })
     };
     let ok = match platform {
         Platform::Android => {
             dotted(false, 2)
-                && value.split('.').all(|p| {
-                    p.as_bytes()
-                        .first()
-                        .is_some_and(|b| b.is_ascii_alphabetic())
-                })
+                && value
+                    .split('.')
+                    .all(|p| p.as_bytes().first().is_some_and(|b| b.is_ascii_alphabetic()))
         }
         Platform::IosBundleId | Platform::MacosBundleId => dotted(true, 2),
-        Platform::IosAppStoreId => {
-            (6..=12).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_digit())
-        }
+        Platform::IosAppStoreId => (6..=12).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_digit()),
         Platform::AppleTeamId => {
-            value.len() == 10
-                && value
-                    .bytes()
-                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+            value.len() == 10 && value.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
         }
         Platform::WindowsPfn => match value.rsplit_once('_') {
             Some((name, publisher)) => {
@@ -94,9 +82,7 @@ pub fn check_identifier(platform: Platform, value: &str) -> Result<(), String> {
                         .bytes()
                         .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
                     && publisher.len() == 13
-                    && publisher
-                        .bytes()
-                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+                    && publisher.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
             }
             None => false,
         },
@@ -104,10 +90,7 @@ pub fn check_identifier(platform: Platform, value: &str) -> Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err(format!(
-            "`{value}` is not a valid {} identifier",
-            platform.as_str()
-        ))
+        Err(format!("`{value}` is not a valid {} identifier", platform.as_str()))
     }
 }
 
@@ -151,10 +134,7 @@ impl Checker<'_> {
 }
 
 pub(crate) fn check(cat: &Catalog) -> Vec<Diagnostic> {
-    let mut c = Checker {
-        cat,
-        diags: Vec::new(),
-    };
+    let mut c = Checker { cat, diags: Vec::new() };
     let places = &cat.places;
     let none: Vec<Place> = Vec::new();
 
@@ -168,15 +148,9 @@ pub(crate) fn check(cat: &Catalog) -> Vec<Diagnostic> {
                 format!("`{id}` is not an id (lowercase letters, digits, '-')"),
             );
         }
-        if !(src.url.starts_with("https://") || src.url.starts_with("http://"))
-            || src.url.contains(char::is_whitespace)
+        if !(src.url.starts_with("https://") || src.url.starts_with("http://")) || src.url.contains(char::is_whitespace)
         {
-            c.report(
-                p,
-                &["url"],
-                "url",
-                format!("`{}` is not an http(s) URL", src.url),
-            );
+            c.report(p, &["url"], "url", format!("`{}` is not an http(s) URL", src.url));
         }
     }
     for id in cat.categories.keys() {
@@ -211,12 +185,7 @@ pub(crate) fn check(cat: &Catalog) -> Vec<Diagnostic> {
         if let Some(parent) = &op.parent
             && !cat.operators.contains_key(parent)
         {
-            c.report(
-                &p,
-                &["parent"],
-                "parent",
-                format!("unknown operator `{parent}`"),
-            );
+            c.report(&p, &["parent"], "parent", format!("unknown operator `{parent}`"));
         }
         c.sources(&p, &format!("operator `{id}`"), "sources", &op.sources);
         for fact in &op.facts {
@@ -224,12 +193,7 @@ pub(crate) fn check(cat: &Catalog) -> Vec<Diagnostic> {
             c.sources(&p, "an operator fact", &anchor, &fact.sources);
             for r in &fact.regions {
                 if r != "*" && !is_jurisdiction(r) {
-                    c.report(
-                        &p,
-                        &["regions"],
-                        "fact.regions",
-                        format!("`{r}` is not a region code"),
-                    );
+                    c.report(&p, &["regions"], "fact.regions", format!("`{r}` is not a region code"));
                 }
             }
         }
@@ -248,22 +212,12 @@ pub(crate) fn check(cat: &Catalog) -> Vec<Diagnostic> {
             );
         }
         if app.categories.is_empty() {
-            c.report(
-                &p,
-                &["categories"],
-                "categories",
-                format!("{what} has no category"),
-            );
+            c.report(&p, &["categories"], "categories", format!("{what} has no category"));
         }
         for cat_id in &app.categories {
             if !cat.categories.contains_key(cat_id) {
                 let q = format!("\"{cat_id}\"");
-                c.report(
-                    &p,
-                    &[&q],
-                    "categories",
-                    format!("unknown category `{cat_id}`"),
-                );
+                c.report(&p, &[&q], "categories", format!("unknown category `{cat_id}`"));
             }
         }
         for r in &app.related {
@@ -307,12 +261,7 @@ pub(crate) fn check(cat: &Catalog) -> Vec<Diagnostic> {
             }
             for r in role.regions.iter().chain(&role.except_regions) {
                 if r != "*" && !is_jurisdiction(r) {
-                    c.report(
-                        &p,
-                        &[&q],
-                        "operator.regions",
-                        format!("`{r}` is not a region code"),
-                    );
+                    c.report(&p, &[&q], "operator.regions", format!("`{r}` is not a region code"));
                 }
             }
             c.sources(
@@ -343,12 +292,7 @@ pub(crate) fn check(cat: &Catalog) -> Vec<Diagnostic> {
                 };
                 c.report(&p, &[&q], "identifier.value", msg);
             }
-            c.sources(
-                &p,
-                &format!("identifier `{}`", ident.value),
-                &q,
-                &ident.sources,
-            );
+            c.sources(&p, &format!("identifier `{}`", ident.value), &q, &ident.sources);
         }
         for fp in &app.network {
             let first = fp
@@ -394,7 +338,14 @@ pub(crate) fn check(cat: &Catalog) -> Vec<Diagnostic> {
                     .iter()
                     .any(|d| d != name && crate::domain::is_subdomain_or_self(name, d))
                 {
-                    c.report(&p, &[&q], "network.except", format!("`{name}` is not below any of this block's `domains`; a carve-out narrows a domain rule"));
+                    c.report(
+                        &p,
+                        &[&q],
+                        "network.except",
+                        format!(
+                            "`{name}` is not below any of this block's `domains`; a carve-out narrows a domain rule"
+                        ),
+                    );
                 }
             }
             for pat in &fp.patterns {
@@ -435,7 +386,10 @@ pub(crate) fn check(cat: &Catalog) -> Vec<Diagnostic> {
                     &p,
                     &[&q],
                     "factor.id",
-                    format!("{} is derived (from operators, incidents or restrictions) and cannot be rated", f.id),
+                    format!(
+                        "{} is derived (from operators, incidents or restrictions) and cannot be rated",
+                        f.id
+                    ),
                 );
             }
             if f.score > 4 {
@@ -472,12 +426,7 @@ pub(crate) fn check(cat: &Catalog) -> Vec<Diagnostic> {
             );
         }
         if r.apps.is_empty() {
-            c.report(
-                &p,
-                &["apps"],
-                "apps",
-                "a restriction covers at least one app".into(),
-            );
+            c.report(&p, &["apps"], "apps", "a restriction covers at least one app".into());
         }
         for a in &r.apps {
             if !cat.apps.contains_key(a) {
@@ -522,15 +471,7 @@ mod tests {
 
     #[test]
     fn jurisdictions() {
-        for ok in [
-            "US",
-            "US-TX",
-            "GB-SCT",
-            "EU",
-            "EU-EP",
-            "EU-CONSILIUM",
-            "AU-ACT",
-        ] {
+        for ok in ["US", "US-TX", "GB-SCT", "EU", "EU-EP", "EU-CONSILIUM", "AU-ACT"] {
             assert!(is_jurisdiction(ok), "{ok}");
         }
         for bad in ["us", "USA", "US-", "U", "US-TEXAS", "*"] {
@@ -547,13 +488,7 @@ mod tests {
         assert!(check_identifier(Platform::IosBundleId, "com.ss.iphone.ugc.Ame").is_ok());
         assert!(check_identifier(Platform::IosAppStoreId, "835599320").is_ok());
         assert!(check_identifier(Platform::IosAppStoreId, "id835599320").is_err());
-        assert!(
-            check_identifier(
-                Platform::WindowsPfn,
-                "BytedancePte.Ltd.TikTok_6yccndn6064se"
-            )
-            .is_ok()
-        );
+        assert!(check_identifier(Platform::WindowsPfn, "BytedancePte.Ltd.TikTok_6yccndn6064se").is_ok());
         assert!(check_identifier(Platform::WindowsPfn, "TikTok").is_err());
         assert!(check_identifier(Platform::AppleTeamId, "ABCDE12345").is_ok());
     }

@@ -38,10 +38,9 @@ fn check(app: &str) -> Vec<Diagnostic> {
 fn expect_one(app: &str, line: usize, field: &str, contains: &str) {
     let diags = check(app);
     assert!(
-        diags.iter().any(|d| d.file == "apps/x.toml"
-            && d.line == line
-            && d.field == field
-            && d.message.contains(contains)),
+        diags
+            .iter()
+            .any(|d| d.file == "apps/x.toml" && d.line == line && d.field == field && d.message.contains(contains)),
         "expected apps/x.toml:{line}: {field}: …{contains}…, got {diags:#?}"
     );
 }
@@ -105,9 +104,9 @@ fn duplicate_identifier_is_rejected() {
     let app = format!("{GOOD}\n{second}");
     let diags = check(&app);
     assert!(
-        diags.iter().any(|d| d.field == "identifier.value"
-            && d.message.contains("also listed for app `x`")
-            && d.line == 24),
+        diags
+            .iter()
+            .any(|d| d.field == "identifier.value" && d.message.contains("also listed for app `x`") && d.line == 24),
         "{diags:#?}"
     );
 }
@@ -138,18 +137,14 @@ fn bad_prefix_and_bad_date_are_rejected() {
     );
     let diags = check(&app);
     assert!(
-        diags
-            .iter()
-            .any(|d| d.file == "apps/x.toml" && d.line == 18),
+        diags.iter().any(|d| d.file == "apps/x.toml" && d.line == 18),
         "{diags:#?}"
     );
 }
 
 #[test]
 fn derived_factor_cannot_be_rated() {
-    let app = format!(
-        "{GOOD}\n[[app.factor]]\nid = \"F6\"\nscore = 4\nrationale = \"r\"\nsources = [\"s1\"]\n"
-    );
+    let app = format!("{GOOD}\n[[app.factor]]\nid = \"F6\"\nscore = 4\nrationale = \"r\"\nsources = [\"s1\"]\n");
     expect_one(&app, 18, "factor.id", "derived");
 }
 
@@ -158,11 +153,7 @@ fn overlay_needs_a_mode_and_extends() {
     let bundled = (Origin::Bundled, "base.toml".to_string(), BASE.to_string());
     let app = (Origin::Bundled, "apps/x.toml".to_string(), GOOD.to_string());
     let overlay = "[[app]]\nid = \"x\"\nname = \"X\"\ncategories = []\n\n[[app.network]]\ndomains = [\"x2.example\"]\nsources = [\"s1\"]\n";
-    let ov = (
-        Origin::Overlay,
-        "mine/x.toml".to_string(),
-        overlay.to_string(),
-    );
+    let ov = (Origin::Overlay, "mine/x.toml".to_string(), overlay.to_string());
     match Catalog::from_files(&[bundled.clone(), app.clone(), ov]) {
         Err(LoadError::Invalid(d)) => assert!(
             d.iter()
@@ -200,14 +191,8 @@ fn syntax_error_names_its_line() {
 
 #[test]
 fn a_carve_out_must_narrow_a_domain() {
-    let app = GOOD.replace(
-        "cname_targets",
-        "except = [\"www.x.example\"]\ncname_targets",
-    );
+    let app = GOOD.replace("cname_targets", "except = [\"www.x.example\"]\ncname_targets");
     assert_eq!(check(&app), Vec::<Diagnostic>::new());
-    let app = GOOD.replace(
-        "cname_targets",
-        "except = [\"other.example\"]\ncname_targets",
-    );
+    let app = GOOD.replace("cname_targets", "except = [\"other.example\"]\ncname_targets");
     expect_one(&app, 13, "network.except", "not below");
 }

@@ -97,11 +97,7 @@ pub fn run(a: &ExportArgs, out: &mut impl Write) -> Result<()> {
                 out,
                 "{:<20} {:<8} {}",
                 f.name(),
-                if f.is_device_format() {
-                    "device"
-                } else {
-                    "network"
-                },
+                if f.is_device_format() { "device" } else { "network" },
                 f.description()
             )?;
         }
@@ -117,21 +113,13 @@ pub fn run(a: &ExportArgs, out: &mut impl Write) -> Result<()> {
         for art in &manifest.files {
             let path = dir.join(&art.path);
             if let Some(parent) = path.parent() {
-                std::fs::create_dir_all(parent)
-                    .with_context(|| format!("creating {}", parent.display()))?;
+                std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
             }
-            std::fs::write(&path, &art.bytes)
-                .with_context(|| format!("writing {}", path.display()))?;
+            std::fs::write(&path, &art.bytes).with_context(|| format!("writing {}", path.display()))?;
         }
         let mpath = dir.join("manifest.json");
-        std::fs::write(&mpath, manifest.to_json()?)
-            .with_context(|| format!("writing {}", mpath.display()))?;
-        writeln!(
-            out,
-            "wrote {} files and {}",
-            manifest.files.len(),
-            mpath.display()
-        )?;
+        std::fs::write(&mpath, manifest.to_json()?).with_context(|| format!("writing {}", mpath.display()))?;
+        writeln!(out, "wrote {} files and {}", manifest.files.len(), mpath.display())?;
         return Ok(());
     }
     let format = Format::from_name(name)?;

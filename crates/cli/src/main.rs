@@ -243,9 +243,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Catalog(cmd) => catalog_cmd(cmd, &mut out),
         Command::Assess(args) => {
             let (policy, as_of) = load_policy(&args.org)?;
-            let register = policy
-                .register(&args.apps, as_of)
-                .map_err(anyhow::Error::msg)?;
+            let register = policy.register(&args.apps, as_of).map_err(anyhow::Error::msg)?;
             let detailed = !args.apps.is_empty();
             render::assessments(&mut out, &register, &policy, args.format, detailed)?;
             Ok(())
@@ -261,8 +259,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Serve(args) | Command::Dns(args) => serve::run(&args),
         Command::Export(args) => export_cmd::run(&args, &mut out),
         Command::Profile(ProfileCmd::Show { id }) => {
-            let (_, text) = risk::profile_source(&id)
-                .ok_or_else(|| anyhow::anyhow!("no bundled profile `{id}`"))?;
+            let (_, text) = risk::profile_source(&id).ok_or_else(|| anyhow::anyhow!("no bundled profile `{id}`"))?;
             out.write_all(text.as_bytes())?;
             Ok(())
         }
@@ -298,8 +295,7 @@ pub(crate) fn load_policy(args: &OrgArgs) -> Result<(Policy, Day)> {
     let as_of = args.as_of.unwrap_or_else(Day::today_utc);
     let (mut file, name, text, base) = match &args.config {
         Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("reading {}", path.display()))?;
+            let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
             let file: PolicyFile = match toml::from_str(&text) {
                 Ok(f) => f,
                 Err(_) => {
@@ -334,8 +330,8 @@ pub(crate) fn load_policy(args: &OrgArgs) -> Result<(Policy, Day)> {
     if !args.sectors.is_empty() {
         file.organisation.sectors = args.sectors.clone();
     }
-    let policy = Policy::from_parts(file, name, &text, base.as_deref(), args.overlay.as_deref())
-        .map_err(policy_error)?;
+    let policy =
+        Policy::from_parts(file, name, &text, base.as_deref(), args.overlay.as_deref()).map_err(policy_error)?;
     Ok((policy, as_of))
 }
 
@@ -353,11 +349,7 @@ fn catalog_cmd(cmd: CatalogCmd, out: &mut impl Write) -> Result<()> {
             {
                 bail!(
                     "unknown category `{c}`; categories: {}",
-                    cat.categories
-                        .keys()
-                        .cloned()
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    cat.categories.keys().cloned().collect::<Vec<_>>().join(", ")
                 );
             }
             let apps: Vec<&catalog::App> = cat
@@ -378,15 +370,11 @@ fn catalog_cmd(cmd: CatalogCmd, out: &mut impl Write) -> Result<()> {
             }
             Ok(())
         }
-        CatalogCmd::Show {
-            app,
-            overlay,
-            format,
-        } => {
+        CatalogCmd::Show { app, overlay, format } => {
             let cat = load_catalog(overlay.as_deref())?;
-            let a = cat.find(&app).ok_or_else(|| {
-                anyhow::anyhow!("no app `{app}` in the catalog (try `appwarden catalog list`)")
-            })?;
+            let a = cat
+                .find(&app)
+                .ok_or_else(|| anyhow::anyhow!("no app `{app}` in the catalog (try `appwarden catalog list`)"))?;
             if format == ShowFormat::Json {
                 serde_json::to_writer_pretty(&mut *out, a)?;
                 writeln!(out)?;
@@ -402,21 +390,12 @@ fn catalog_cmd(cmd: CatalogCmd, out: &mut impl Write) -> Result<()> {
             };
             match result {
                 Ok(cat) => {
-                    let apps = cat
-                        .apps
-                        .values()
-                        .filter(|a| a.kind == catalog::AppKind::App)
-                        .count();
+                    let apps = cat.apps.values().filter(|a| a.kind == catalog::AppKind::App).count();
                     let domains: usize = cat
                         .apps
                         .values()
                         .flat_map(|a| &a.network)
-                        .map(|n| {
-                            n.domains.len()
-                                + n.exact.len()
-                                + n.cname_targets.len()
-                                + n.patterns.len()
-                        })
+                        .map(|n| n.domains.len() + n.exact.len() + n.cname_targets.len() + n.patterns.len())
                         .sum();
                     writeln!(
                         out,
@@ -459,8 +438,7 @@ fn policy_cmd(cmd: PolicyCmd, out: &mut impl Write) -> Result<()> {
                 if output.exists() && !force {
                     bail!("{} exists; use --force to overwrite", output.display());
                 }
-                std::fs::write(&output, text)
-                    .with_context(|| format!("writing {}", output.display()))?;
+                std::fs::write(&output, text).with_context(|| format!("writing {}", output.display()))?;
                 writeln!(
                     out,
                     "wrote {} (profile {}); check it with `appwarden policy check -c {}`",

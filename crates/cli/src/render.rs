@@ -31,10 +31,7 @@ fn table(out: &mut impl Write, header: &[&str], rows: &[Vec<String>]) -> io::Res
         }
         writeln!(out, "{}", s.trim_end())
     };
-    line(
-        out,
-        &header.iter().map(|h| h.to_string()).collect::<Vec<_>>(),
-    )?;
+    line(out, &header.iter().map(|h| h.to_string()).collect::<Vec<_>>())?;
     for r in rows {
         line(out, r)?;
     }
@@ -49,33 +46,20 @@ fn score_cell(a: &Assessment) -> String {
     if a.score_range[0] == a.score_range[1] {
         num(a.score)
     } else {
-        format!(
-            "{} ({}–{})",
-            num(a.score),
-            num(a.score_range[0]),
-            num(a.score_range[1])
-        )
+        format!("{} ({}–{})", num(a.score), num(a.score_range[0]), num(a.score_range[1]))
     }
 }
 
 fn level(a: &Assessment) -> String {
     let l = format!("{:?}", a.level).to_lowercase();
-    if a.floor_applied {
-        format!("{l} (floor)")
-    } else {
-        l
-    }
+    if a.floor_applied { format!("{l} (floor)") } else { l }
 }
 
 fn by(a: &Assessment) -> String {
     match a.decided_by {
         risk::DecidedBy::Gate => format!(
             "gate: {}",
-            a.gates
-                .iter()
-                .map(|g| g.id.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
+            a.gates.iter().map(|g| g.id.as_str()).collect::<Vec<_>>().join(", ")
         ),
         risk::DecidedBy::Score => "score".into(),
         risk::DecidedBy::Exception => "exception".into(),
@@ -119,11 +103,7 @@ pub fn assessments(
                 },
                 s.as_of
             )?;
-            writeln!(
-                out,
-                "model {} — catalog {}\n",
-                s.model_version, s.catalog_snapshot
-            )?;
+            writeln!(out, "model {} — catalog {}\n", s.model_version, s.catalog_snapshot)?;
             if detailed {
                 for (i, a) in list.iter().enumerate() {
                     if i > 0 {
@@ -142,21 +122,9 @@ pub fn assessments(
                 });
                 let rows: Vec<Vec<String>> = sorted
                     .iter()
-                    .map(|a| {
-                        vec![
-                            a.app.clone(),
-                            score_cell(a),
-                            level(a),
-                            a.decision.to_string(),
-                            by(a),
-                        ]
-                    })
+                    .map(|a| vec![a.app.clone(), score_cell(a), level(a), a.decision.to_string(), by(a)])
                     .collect();
-                table(
-                    out,
-                    &["APP", "SCORE (RANGE)", "LEVEL", "DECISION", "DECIDED BY"],
-                    &rows,
-                )?;
+                table(out, &["APP", "SCORE (RANGE)", "LEVEL", "DECISION", "DECIDED BY"], &rows)?;
                 writeln!(
                     out,
                     "\n{} apps. Details and evidence: appwarden assess APP --profile {}",
@@ -173,13 +141,8 @@ fn detail(out: &mut impl Write, a: &Assessment, policy: &Policy) -> io::Result<(
     writeln!(out, "{} ({})", a.name, a.app)?;
     writeln!(out, "  DECISION  {}", a.decision.to_string().to_uppercase())?;
     let why = match a.decided_by {
-        risk::DecidedBy::Gate => {
-            "a law that binds this organisation (a gate) decides, whatever the score".to_string()
-        }
-        risk::DecidedBy::Exception => format!(
-            "an approved exception moved it from {}",
-            a.decision_before_exceptions
-        ),
+        risk::DecidedBy::Gate => "a law that binds this organisation (a gate) decides, whatever the score".to_string(),
+        risk::DecidedBy::Exception => format!("an approved exception moved it from {}", a.decision_before_exceptions),
         risk::DecidedBy::Score => format!(
             "by score: allow below {}, block at {} or more, allow_outside_sandbox in between",
             p.allow_below, p.block_at
@@ -242,23 +205,14 @@ fn detail(out: &mut impl Write, a: &Assessment, policy: &Policy) -> io::Result<(
             value(f.value),
             f.weight.to_string(),
             contribution,
-            f.confidence
-                .map_or("–".into(), |c| format!("{c:?}").to_lowercase()),
+            f.confidence.map_or("–".into(), |c| format!("{c:?}").to_lowercase()),
             refs.join(""),
         ]);
     }
     let mut buf = Vec::new();
     table(
         &mut buf,
-        &[
-            "",
-            "FACTOR",
-            "VALUE",
-            "WEIGHT",
-            "POINTS",
-            "CONFIDENCE",
-            "SOURCES",
-        ],
+        &["", "FACTOR", "VALUE", "WEIGHT", "POINTS", "CONFIDENCE", "SOURCES"],
         &rows,
     )?;
     for l in String::from_utf8_lossy(&buf).lines() {
@@ -316,11 +270,7 @@ fn detail(out: &mut impl Write, a: &Assessment, policy: &Policy) -> io::Result<(
     writeln!(
         out,
         "\nReproduce: model {}, catalog {}, profile {} {}, as of {}",
-        a.stamp.model_version,
-        a.stamp.catalog_snapshot,
-        a.stamp.profile,
-        a.stamp.profile_version,
-        a.stamp.as_of
+        a.stamp.model_version, a.stamp.catalog_snapshot, a.stamp.profile, a.stamp.profile_version, a.stamp.as_of
     )
 }
 
@@ -333,9 +283,7 @@ fn kind(k: catalog::SourceKind) -> String {
 
 fn meaning(d: risk::Decision) -> &'static str {
     match d {
-        risk::Decision::Allow => {
-            "installable on managed devices; allowed and monitored on the network"
-        }
+        risk::Decision::Allow => "installable on managed devices; allowed and monitored on the network",
         risk::Decision::AllowOutsideSandbox => {
             "not on managed devices or in work profiles; tolerated on the personal side of BYOD; blocked on the corporate network"
         }
@@ -354,11 +302,7 @@ fn markdown(out: &mut impl Write, list: &[Assessment], policy: &Policy) -> io::R
         return writeln!(out, "No apps.");
     };
     let s = &first.stamp;
-    writeln!(
-        out,
-        "# Risk register: {}\n",
-        md_escape(&policy.file.organisation.name)
-    )?;
+    writeln!(out, "# Risk register: {}\n", md_escape(&policy.file.organisation.name))?;
     writeln!(
         out,
         "Profile `{}` {} · jurisdiction {} · as of {} · model `{}` · catalog `{}`\n",
@@ -402,8 +346,7 @@ fn markdown(out: &mut impl Write, list: &[Assessment], policy: &Policy) -> io::R
                 value(f.value),
                 f.weight,
                 num(f.contribution),
-                f.confidence
-                    .map_or("–".into(), |c| format!("{c:?}").to_lowercase()),
+                f.confidence.map_or("–".into(), |c| format!("{c:?}").to_lowercase()),
                 md_escape(&f.rationale),
                 links.join(", ")
             )?;
@@ -436,13 +379,7 @@ pub fn profiles(out: &mut impl Write, profiles: &[Profile]) -> io::Result<()> {
         .collect();
     table(
         out,
-        &[
-            "PROFILE",
-            "WEIGHTS F1..F9",
-            "UNKNOWN",
-            "ALLOW <",
-            "BLOCK >=",
-        ],
+        &["PROFILE", "WEIGHTS F1..F9", "UNKNOWN", "ALLOW <", "BLOCK >="],
         &rows,
     )
 }
@@ -474,17 +411,8 @@ pub fn catalog_list(out: &mut impl Write, cat: &Catalog, apps: &[&App]) -> io::R
             ]
         })
         .collect();
-    table(
-        out,
-        &["ID", "NAME", "CATEGORIES", "OPERATORS", "IDS", "NAMES"],
-        &rows,
-    )?;
-    writeln!(
-        out,
-        "\n{} entries (catalog {})",
-        apps.len(),
-        cat.snapshot.short()
-    )
+    table(out, &["ID", "NAME", "CATEGORIES", "OPERATORS", "IDS", "NAMES"], &rows)?;
+    writeln!(out, "\n{} entries (catalog {})", apps.len(), cat.snapshot.short())
 }
 
 /// Prints one catalog entry with its sources.
@@ -544,10 +472,7 @@ pub fn catalog_show(out: &mut impl Write, cat: &Catalog, a: &App) -> io::Result<
                 op.map_or("?".into(), |x| x.country.clone()),
                 op.map_or("?".into(), |x| x.controlled_from.join(",")),
                 r(&o.sources),
-                o.note
-                    .as_ref()
-                    .map(|n| format!("\n      {n}"))
-                    .unwrap_or_default()
+                o.note.as_ref().map(|n| format!("\n      {n}")).unwrap_or_default()
             )?;
         }
     }
@@ -559,10 +484,7 @@ pub fn catalog_show(out: &mut impl Write, cat: &Catalog, a: &App) -> io::Result<
                 "  - {:<17} {}{} {}",
                 i.platform.as_str(),
                 i.value,
-                i.variant
-                    .as_ref()
-                    .map(|v| format!(" ({v})"))
-                    .unwrap_or_default(),
+                i.variant.as_ref().map(|v| format!(" ({v})")).unwrap_or_default(),
                 r(&i.sources)
             )?;
         }
@@ -570,12 +492,7 @@ pub fn catalog_show(out: &mut impl Write, cat: &Catalog, a: &App) -> io::Result<
     if !a.network.is_empty() {
         writeln!(out, "\nNetwork footprint")?;
         for n in &a.network {
-            writeln!(
-                out,
-                "  - {} {}",
-                n.note.as_deref().unwrap_or("names"),
-                r(&n.sources)
-            )?;
+            writeln!(out, "  - {} {}", n.note.as_deref().unwrap_or("names"), r(&n.sources))?;
             for (label, list) in [
                 ("domains", &n.domains),
                 ("exact", &n.exact),
@@ -615,24 +532,11 @@ pub fn catalog_show(out: &mut impl Write, cat: &Catalog, a: &App) -> io::Result<
     if !a.factors.is_empty() {
         writeln!(out, "\nFactor ratings")?;
         for f in &a.factors {
-            writeln!(
-                out,
-                "  - {} = {}: {} {}",
-                f.id,
-                f.score,
-                f.rationale,
-                r(&f.sources)
-            )?;
+            writeln!(out, "  - {} = {}: {} {}", f.id, f.score, f.rationale, r(&f.sources))?;
         }
     }
     for m in &a.malware {
-        writeln!(
-            out,
-            "\nMalware verdict {}: {} {}",
-            m.date,
-            m.text,
-            r(&m.sources)
-        )?;
+        writeln!(out, "\nMalware verdict {}: {} {}", m.date, m.text, r(&m.sources))?;
     }
     let restrictions: Vec<_> = cat.restrictions_for(&a.id).collect();
     if !restrictions.is_empty() {
@@ -676,13 +580,7 @@ pub fn plan_summary(out: &mut impl Write, plan: &EnforcementPlan) -> io::Result<
     writeln!(
         out,
         "EnforcementPlan v{} for {} — profile {} {} — policy {} — catalog {} — as of {}",
-        plan.plan_version,
-        s.organisation,
-        s.profile,
-        s.profile_version,
-        s.policy_version,
-        s.catalog_snapshot,
-        s.as_of
+        plan.plan_version, s.organisation, s.profile, s.profile_version, s.policy_version, s.catalog_snapshot, s.as_of
     )?;
     for g in &plan.groups {
         let block: Vec<&str> = g

@@ -53,9 +53,10 @@ fn load(args: &ServeArgs) -> Result<Loaded> {
         None => (Policy::builtin(None).map_err(crate::policy_error)?, None),
     };
     let mut dns: DnsConfig = match &policy.file.dns {
-        Some(table) => table.clone().try_into().map_err(|e: toml::de::Error| {
-            anyhow::anyhow!("{}: [dns]: {}", policy.name, e.message())
-        })?,
+        Some(table) => table
+            .clone()
+            .try_into()
+            .map_err(|e: toml::de::Error| anyhow::anyhow!("{}: [dns]: {}", policy.name, e.message()))?,
         None => DnsConfig::default(),
     };
     if !args.listen.is_empty() {
@@ -94,14 +95,9 @@ fn upstreams(dns: &DnsConfig, listen: &[SocketAddr]) -> Result<Vec<UpstreamSpec>
             .collect::<Result<_>>()?
     };
     // never forward to ourselves
-    let specs: Vec<UpstreamSpec> = specs
-        .into_iter()
-        .filter(|s| !listen.contains(&s.addr()))
-        .collect();
+    let specs: Vec<UpstreamSpec> = specs.into_iter().filter(|s| !listen.contains(&s.addr())).collect();
     if specs.is_empty() {
-        bail!(
-            "no upstream resolver: give --upstream ADDR[:PORT] or [dns] upstreams (none usable in /etc/resolv.conf)"
-        );
+        bail!("no upstream resolver: give --upstream ADDR[:PORT] or [dns] upstreams (none usable in /etc/resolv.conf)");
     }
     Ok(specs)
 }
@@ -119,8 +115,12 @@ pub fn run(args: &ServeArgs) -> Result<()> {
     let specs = upstreams(&loaded.dns, &listen)?;
     let blocked = loaded.dns.blocked().map_err(anyhow::Error::msg)?;
     let plan = loaded.policy.plan(Day::today_utc());
+    let t_policy = t0.elapsed();
     let lists = load_lists(&loaded.dns.lists, loaded.base.as_deref());
+    let t_lists = t0.elapsed();
     let state = build_state(&plan, &lists, 1);
+    let t_rules = t0.elapsed();
+    drop(lists);
     let stats = state.matcher.stats();
     let (events, log_thread) = if loaded.dns.query_log.enabled {
         let (sink, handle) = store::start_query_log(store::WriterConfig {
@@ -171,6 +171,9 @@ pub fn run(args: &ServeArgs) -> Result<()> {
         groups = stats.groups,
         policy = %loaded.policy.name,
         profile = %loaded.policy.profile.id,
+        policy_ms = t_policy.as_millis() as u64,
+        lists_ms = (t_lists - t_policy).as_millis() as u64,
+        rules_ms = (t_rules - t_lists).as_millis() as u64,
         ready_ms = t0.elapsed().as_millis() as u64,
         "appwarden resolver ready"
     );
@@ -216,10 +219,7 @@ pub fn run(args: &ServeArgs) -> Result<()> {
         let _ = h.join();
     }
     if sink_dropped > 0 {
-        tracing::warn!(
-            dropped = sink_dropped,
-            "query log events dropped (queue full)"
-        );
+        tracing::warn!(dropped = sink_dropped, "query log events dropped (queue full)");
     }
     Ok(())
 }

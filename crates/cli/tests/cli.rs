@@ -65,27 +65,14 @@ fn catalog_show_and_list() {
         "Sources",
         "https://",
     ] {
-        assert!(
-            s.contains(needle),
-            "catalog show tiktok lacks {needle}:\n{s}"
-        );
+        assert!(s.contains(needle), "catalog show tiktok lacks {needle}:\n{s}");
     }
     // found by identifier too
-    let o = appwarden(&[
-        "catalog",
-        "show",
-        "com.zhiliaoapp.musically",
-        "--format",
-        "json",
-    ]);
+    let o = appwarden(&["catalog", "show", "com.zhiliaoapp.musically", "--format", "json"]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
     assert_eq!(v["id"], "tiktok");
     let o = appwarden(&["catalog", "list", "--category", "social-video"]);
-    assert!(
-        stdout(&o).lines().any(|l| l.starts_with("tiktok ")),
-        "{}",
-        stdout(&o)
-    );
+    assert!(stdout(&o).lines().any(|l| l.starts_with("tiktok ")), "{}", stdout(&o));
     assert!(!stdout(&o).lines().any(|l| l.starts_with("whatsapp ")));
     let o = appwarden(&["catalog", "list", "--category", "no-such-category"]);
     assert_eq!(o.status.code(), Some(2));
@@ -93,14 +80,7 @@ fn catalog_show_and_list() {
 
 #[test]
 fn assess_explains_itself() {
-    let o = appwarden(&[
-        "assess",
-        "tiktok",
-        "--profile",
-        "bank",
-        "--as-of",
-        "2026-11-22",
-    ]);
+    let o = appwarden(&["assess", "tiktok", "--profile", "bank", "--as-of", "2026-11-22"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let s = stdout(&o);
     for needle in [
@@ -135,37 +115,18 @@ fn assess_json_is_byte_identical_and_register_covers_the_catalog() {
     let list = v.as_array().expect("array");
     assert!(list.len() >= 30, "register has {} apps", list.len());
     assert!(list.iter().all(|a| a["stamp"]["profile"] == "retail"));
-    let md = appwarden(&[
-        "assess",
-        "tiktok",
-        "--profile",
-        "school",
-        "--format",
-        "markdown",
-    ]);
-    assert!(
-        stdout(&md).starts_with("# Risk register"),
-        "{}",
-        stdout(&md)
-    );
+    let md = appwarden(&["assess", "tiktok", "--profile", "school", "--format", "markdown"]);
+    assert!(stdout(&md).starts_with("# Risk register"), "{}", stdout(&md));
 }
 
 #[test]
 fn unknown_profile_and_app_are_clear_errors() {
     let o = appwarden(&["assess", "tiktok", "--profile", "casino"]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(
-        stderr(&o).contains("unknown profile `casino`"),
-        "{}",
-        stderr(&o)
-    );
+    assert!(stderr(&o).contains("unknown profile `casino`"), "{}", stderr(&o));
     let o = appwarden(&["assess", "no-such-app", "--profile", "bank"]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(
-        stderr(&o).contains("no app `no-such-app`"),
-        "{}",
-        stderr(&o)
-    );
+    assert!(stderr(&o).contains("no app `no-such-app`"), "{}", stderr(&o));
 }
 
 #[test]
@@ -189,16 +150,7 @@ fn policy_init_check_plan() {
     let o = appwarden(&["policy", "check", "-c", f]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains("profile school"));
-    let o = appwarden(&[
-        "policy",
-        "plan",
-        "-c",
-        f,
-        "--format",
-        "json",
-        "--as-of",
-        "2026-11-22",
-    ]);
+    let o = appwarden(&["policy", "plan", "-c", f, "--format", "json", "--as-of", "2026-11-22"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("plan json");
     assert_eq!(v["stamp"]["organisation"], "Hillside School");
@@ -212,9 +164,5 @@ fn policy_init_check_plan() {
     std::fs::write(&file, broken).expect("write");
     let o = appwarden(&["policy", "check", "-c", f]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(
-        stderr(&o).contains("appwarden.toml:6: bogus:"),
-        "{}",
-        stderr(&o)
-    );
+    assert!(stderr(&o).contains("appwarden.toml:6: bogus:"), "{}", stderr(&o));
 }

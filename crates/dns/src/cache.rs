@@ -86,17 +86,12 @@ impl Hash for KeyRef<'_> {
 
 impl Equivalent<CacheKey> for KeyRef<'_> {
     fn equivalent(&self, k: &CacheKey) -> bool {
-        *k.name == *self.name
-            && k.qtype == self.qtype
-            && k.qclass == self.qclass
-            && k.flags == self.flags
+        *k.name == *self.name && k.qtype == self.qtype && k.qclass == self.qclass && k.flags == self.flags
     }
 }
 
 fn flags_of(q: &Query<'_>) -> u8 {
-    u8::from(q.edns.is_some())
-        | (u8::from(q.edns.is_some_and(|e| e.do_bit)) << 1)
-        | (u8::from(q.cd) << 2)
+    u8::from(q.edns.is_some()) | (u8::from(q.edns.is_some_and(|e| e.do_bit)) << 1) | (u8::from(q.cd) << 2)
 }
 
 impl<'a> KeyRef<'a> {
@@ -164,8 +159,7 @@ impl Facts {
                     f.cnames.push(name.clone());
                 }
                 rtype::A if rdata.len() == 4 => {
-                    f.ips
-                        .push(IpAddr::from([rdata[0], rdata[1], rdata[2], rdata[3]]));
+                    f.ips.push(IpAddr::from([rdata[0], rdata[1], rdata[2], rdata[3]]));
                 }
                 rtype::AAAA if rdata.len() == 16 => {
                     let mut o = [0u8; 16];
@@ -207,10 +201,7 @@ fn svcb_hints(rdata: &[u8], out: &mut Vec<IpAddr>) {
             return;
         };
         match key {
-            4 => out.extend(
-                val.chunks_exact(4)
-                    .map(|c| IpAddr::from([c[0], c[1], c[2], c[3]])),
-            ),
+            4 => out.extend(val.chunks_exact(4).map(|c| IpAddr::from([c[0], c[1], c[2], c[3]]))),
             6 => out.extend(val.chunks_exact(16).map(|c| {
                 let mut o = [0u8; 16];
                 o.copy_from_slice(c);
@@ -303,14 +294,7 @@ impl Cache {
     }
 
     /// Looks `q` up; on a hit writes the response for `q` into `out`.
-    pub fn get(
-        &self,
-        key: KeyRef<'_>,
-        q: &Query<'_>,
-        generation: u64,
-        group: usize,
-        out: &mut Vec<u8>,
-    ) -> Option<Hit> {
+    pub fn get(&self, key: KeyRef<'_>, q: &Query<'_>, generation: u64, group: usize, out: &mut Vec<u8>) -> Option<Hit> {
         if self.cfg.max_mib == 0 {
             return None;
         }
@@ -320,20 +304,13 @@ impl Cache {
         let age = now.saturating_duration_since(e.stored).as_secs() as u32;
         let (freshness, age_for_ttl) = if age < e.ttl {
             let left = e.ttl - age;
-            if self.cfg.prefetch
-                && !e.prefetching
-                && e.hits >= 2
-                && e.ttl >= 10
-                && left * 10 <= e.ttl
-            {
+            if self.cfg.prefetch && !e.prefetching && e.hits >= 2 && e.ttl >= 10 && left * 10 <= e.ttl {
                 e.prefetching = true;
                 (Freshness::Prefetch, age)
             } else {
                 (Freshness::Fresh, age)
             }
-        } else if self.cfg.serve_stale_secs > 0
-            && age < e.ttl.saturating_add(self.cfg.serve_stale_secs)
-        {
+        } else if self.cfg.serve_stale_secs > 0 && age < e.ttl.saturating_add(self.cfg.serve_stale_secs) {
             // RFC 8767: stale answers carry TTL 30
             (Freshness::Stale, u32::MAX)
         } else {
@@ -399,21 +376,15 @@ impl Cache {
         if shape.tc {
             return None;
         }
-        let answers = shape
-            .records
-            .iter()
-            .filter(|r| r.section == 0 && r.rtype != rtype::OPT);
-        let negative = shape.rcode == rcode::NXDOMAIN
-            || (shape.rcode == rcode::NOERROR && answers.clone().next().is_none());
+        let answers = shape.records.iter().filter(|r| r.section == 0 && r.rtype != rtype::OPT);
+        let negative =
+            shape.rcode == rcode::NXDOMAIN || (shape.rcode == rcode::NOERROR && answers.clone().next().is_none());
         if shape.rcode != rcode::NOERROR && shape.rcode != rcode::NXDOMAIN {
             return None;
         }
         if negative {
             // RFC 2308: min(SOA TTL, SOA MINIMUM); no SOA, no caching
-            let soa = shape
-                .records
-                .iter()
-                .find(|r| r.section == 1 && r.rtype == rtype::SOA)?;
+            let soa = shape.records.iter().find(|r| r.section == 1 && r.rtype == rtype::SOA)?;
             let min_field = soa.rdata_at + soa.rdata_len - 4;
             let minimum = u32::from_be_bytes(msg.get(min_field..min_field + 4)?.try_into().ok()?);
             return Some(
@@ -453,11 +424,7 @@ impl Cache {
             ttl_offsets,
             stored: Instant::now(),
             ttl,
-            facts: if facts.is_empty() {
-                None
-            } else {
-                Some(Arc::new(facts))
-            },
+            facts: if facts.is_empty() { None } else { Some(Arc::new(facts)) },
             verdict: (0, 0, 0),
             visited: false,
             hits: 0,
@@ -523,8 +490,7 @@ impl Cache {
             let now = Instant::now();
             let mut freed = 0;
             inner.map.retain(|k, e| {
-                let keep = now.saturating_duration_since(e.stored)
-                    < Duration::from_secs(u64::from(e.ttl)) + window;
+                let keep = now.saturating_duration_since(e.stored) < Duration::from_secs(u64::from(e.ttl)) + window;
                 if !keep {
                     freed += e.bytes() + k.name.len();
                 }
@@ -558,11 +524,7 @@ mod tests {
             hickory_proto::rr::RecordType::A,
         ));
         let cname = Name::from_ascii("edge.tiktokv.com.edgesuite.net.").expect("name");
-        m.add_answer(Record::from_rdata(
-            n,
-            ttl,
-            RData::CNAME(rdata::CNAME(cname.clone())),
-        ));
+        m.add_answer(Record::from_rdata(n, ttl, RData::CNAME(rdata::CNAME(cname.clone()))));
         m.add_answer(Record::from_rdata(
             cname,
             ttl + 100,
@@ -593,10 +555,7 @@ mod tests {
             "client's 0x20 case echoed"
         );
         let facts = hit.facts.expect("facts");
-        assert_eq!(
-            facts.cnames,
-            vec!["edge.tiktokv.com.edgesuite.net".to_string()]
-        );
+        assert_eq!(facts.cnames, vec!["edge.tiktokv.com.edgesuite.net".to_string()]);
         assert_eq!(facts.ips, vec!["192.0.2.7".parse::<IpAddr>().expect("ip")]);
         let m = Message::from_vec(&out).expect("valid message");
         assert!(m.answers.iter().all(|r| r.ttl <= 400));
@@ -640,10 +599,7 @@ mod tests {
         let mut m = Message::new(7, MessageType::Response, OpCode::Query);
         m.metadata.response_code = hickory_proto::op::ResponseCode::NXDomain;
         let n = Name::from_ascii("nope.example.com.").expect("name");
-        m.add_query(hickory_proto::op::Query::query(
-            n,
-            hickory_proto::rr::RecordType::A,
-        ));
+        m.add_query(hickory_proto::op::Query::query(n, hickory_proto::rr::RecordType::A));
         let zone = Name::from_ascii("example.com.").expect("name");
         let soa = rdata::SOA::new(zone.clone(), zone.clone(), 1, 2, 3, 4, 60);
         m.add_authority(Record::from_rdata(zone, 900, RData::SOA(soa)));

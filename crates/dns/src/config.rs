@@ -96,9 +96,7 @@ impl DnsConfig {
             BlockedMode::Refused => BlockedAnswer::Refused,
             BlockedMode::Ip => {
                 if self.blocked_ip4.is_none() && self.blocked_ip6.is_none() {
-                    return Err(
-                        "blocked_answer = \"ip\" needs blocked_ip4 and/or blocked_ip6".into(),
-                    );
+                    return Err("blocked_answer = \"ip\" needs blocked_ip4 and/or blocked_ip6".into());
                 }
                 BlockedAnswer::Ip(self.blocked_ip4, self.blocked_ip6)
             }

@@ -78,8 +78,13 @@ fn detect(line: &str) -> Option<ListFormat> {
 }
 
 fn normalise(name: &str) -> Result<String, String> {
-    let n = name.trim().trim_end_matches('.').to_ascii_lowercase();
-    let n = n.strip_prefix("*.").unwrap_or(&n).to_string();
+    let n = name.trim().trim_end_matches('.');
+    let n = n.strip_prefix("*.").unwrap_or(n);
+    let n = if n.bytes().any(|b| b.is_ascii_uppercase()) {
+        n.to_ascii_lowercase()
+    } else {
+        n.to_string()
+    };
     check_domain(&n)?;
     Ok(n)
 }
@@ -87,23 +92,30 @@ fn normalise(name: &str) -> Result<String, String> {
 /// Reads a list from any reader. `format` may be `Auto`.
 pub fn parse(reader: impl BufRead, format: ListFormat) -> ParsedList {
     let mut out = ParsedList::default();
-    let mut fmt = if format == ListFormat::Auto {
-        None
-    } else {
-        Some(format)
-    };
+    let mut fmt = if format == ListFormat::Auto { None } else { Some(format) };
     let err = |out: &mut ParsedList, line: usize, message: String| {
         out.skipped += 1;
         if out.errors.len() < 100 {
             out.errors.push(ListError { line, message });
         }
     };
-    for (i, line) in reader.split(b'\n').enumerate() {
-        let n = i + 1;
-        let Ok(bytes) = line else {
-            err(&mut out, n, "read error".into());
-            break;
-        };
+    let mut reader = reader;
+    let mut bytes = Vec::with_capacity(256);
+    let mut n = 0;
+    loop {
+        bytes.clear();
+        match reader.read_until(b'\n', &mut bytes) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(_) => {
+                err(&mut out, n + 1, "read error".into());
+                break;
+            }
+        }
+        n += 1;
+        if bytes.last() == Some(&b'\n') {
+            bytes.pop();
+        }
         let Ok(text) = std::str::from_utf8(&bytes) else {
             err(&mut out, n, "not UTF-8".into());
             continue;
@@ -133,9 +145,7 @@ pub fn parse(reader: impl BufRead, format: ListFormat) -> ParsedList {
                     err(
                         &mut out,
                         n,
-                        format!(
-                            "`{ip}` is not a sink address; only 0.0.0.0/127.0.0.1/::/::1 lines block"
-                        ),
+                        format!("`{ip}` is not a sink address; only 0.0.0.0/127.0.0.1/::/::1 lines block"),
                     );
                     continue;
                 }
@@ -195,11 +205,9 @@ pub fn parse(reader: impl BufRead, format: ListFormat) -> ParsedList {
                     continue;
                 }
                 match normalise(name) {
-                    Ok(d) => out.rules.push(if allow {
-                        ListRule::Allow(d)
-                    } else {
-                        ListRule::Block(d)
-                    }),
+                    Ok(d) => out
+                        .rules
+                        .push(if allow { ListRule::Allow(d) } else { ListRule::Block(d) }),
                     Err(m) => err(&mut out, n, format!("`{name}`: {m}")),
                 }
             }

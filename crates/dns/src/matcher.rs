@@ -122,17 +122,13 @@ impl NameTable {
             let len = arena[off] as usize;
             &arena[off + 1..off + 1 + len]
         };
-        if let Some(slot) = self
-            .table
-            .find_mut(h, |&(off, _)| at(off) == name.as_bytes())
-        {
+        if let Some(slot) = self.table.find_mut(h, |&(off, _)| at(off) == name.as_bytes()) {
             slot.1 = f(Some(slot.1));
             return;
         }
         let off = self.arena.len() as u32;
         self.arena.push(name.len().min(255) as u8);
-        self.arena
-            .extend_from_slice(&name.as_bytes()[..name.len().min(255)]);
+        self.arena.extend_from_slice(&name.as_bytes()[..name.len().min(255)]);
         let entry = f(None);
         let hasher = &self.hasher;
         let arena = &self.arena;
@@ -292,51 +288,87 @@ impl MatcherBuilder {
         self.entry_id(e)
     }
 
-    fn add_name(&mut self, table: Table, name: &str, add: Entry) {
-        let name = name.trim_end_matches('.').to_ascii_lowercase();
+    fn add_name(&mut self, table: Table, name: &str, add: Entry, fresh_id: u32) {
+        let name = name.trim_end_matches('.');
+        let lowered;
+        let name = if name.bytes().any(|b| b.is_ascii_uppercase()) {
+            lowered = name.to_ascii_lowercase();
+            lowered.as_str()
+        } else {
+            name
+        };
         if name.is_empty() || name.len() > 253 {
             return;
         }
-        let (mut old, t) = match table {
-            Table::Domains => (self.m.domains.get(&name), Table::Domains),
-            Table::Exact => (self.m.exact.get(&name), Table::Exact),
-        };
-        let id = self.merge(old.take(), add);
-        let tab = match t {
+        // one hash per name: new names take the precomputed entry, known ones merge
+        let mut merge_from = None;
+        let tab = match table {
             Table::Domains => &mut self.m.domains,
             Table::Exact => &mut self.m.exact,
         };
-        tab.upsert(&name, |_| id);
+        tab.upsert(name, |old| match old {
+            None => fresh_id,
+            Some(o) => {
+                merge_from = Some(o);
+                o
+            }
+        });
+        if let Some(old) = merge_from {
+            let id = self.merge(Some(old), add);
+            let tab = match table {
+                Table::Domains => &mut self.m.domains,
+                Table::Exact => &mut self.m.exact,
+            };
+            tab.upsert(name, |_| id);
+        }
+    }
+
+    /// Adds many domain rules sharing one rule and masks (external lists).
+    pub fn add_domains<'n>(
+        &mut self,
+        names: impl IntoIterator<Item = &'n str>,
+        block: u64,
+        log: u64,
+        allow: u64,
+        rule: Rule,
+    ) {
+        let rule = self.rule_id(rule);
+        let add = Entry {
+            block,
+            log,
+            allow,
+            rule,
+        };
+        let fresh = self.entry_id(add);
+        for name in names {
+            self.add_name(Table::Domains, name, add, fresh);
+        }
     }
 
     /// Adds a domain rule (name and subdomains) for the groups in `block`/`log`/`allow` masks.
     pub fn add_domain(&mut self, name: &str, block: u64, log: u64, allow: u64, rule: Rule) {
         let rule = self.rule_id(rule);
-        self.add_name(
-            Table::Domains,
-            name,
-            Entry {
-                block,
-                log,
-                allow,
-                rule,
-            },
-        );
+        let add = Entry {
+            block,
+            log,
+            allow,
+            rule,
+        };
+        let fresh = self.merge(None, add);
+        self.add_name(Table::Domains, name, add, fresh);
     }
 
     /// Adds an exact-name rule.
     pub fn add_exact(&mut self, name: &str, block: u64, log: u64, rule: Rule) {
         let rule = self.rule_id(rule);
-        self.add_name(
-            Table::Exact,
-            name,
-            Entry {
-                block,
-                log,
-                allow: 0,
-                rule,
-            },
-        );
+        let add = Entry {
+            block,
+            log,
+            allow: 0,
+            rule,
+        };
+        let fresh = self.merge(None, add);
+        self.add_name(Table::Exact, name, add, fresh);
     }
 
     /// Adds a wildcard pattern.
@@ -375,15 +407,8 @@ impl MatcherBuilder {
         );
         self.m.ip_groups |= block | log;
         match net {
-            IpNet::V4(n) => self
-                .m
-                .v4
-                .push((u32::from(n.network()), u32::from(n.broadcast()), id)),
-            IpNet::V6(n) => {
-                self.m
-                    .v6
-                    .push((u128::from(n.network()), u128::from(n.broadcast()), id))
-            }
+            IpNet::V4(n) => self.m.v4.push((u32::from(n.network()), u32::from(n.broadcast()), id)),
+            IpNet::V6(n) => self.m.v6.push((u128::from(n.network()), u128::from(n.broadcast()), id)),
         }
     }
 
@@ -405,9 +430,7 @@ impl MatcherBuilder {
                     },
                     other => RuleSource::App {
                         app: Arc::from(r.app.as_str()),
-                        category: Arc::from(
-                            app.categories.first().map(String::as_str).unwrap_or(""),
-                        ),
+                        category: Arc::from(app.categories.first().map(String::as_str).unwrap_or("")),
                         why: match other {
                             RuleReason::Decision(_) => "decision",
                             RuleReason::Category(_) => "category",
@@ -504,9 +527,7 @@ impl Matcher {
 
     /// The group with client id `id` (DoH path, DoT SNI), if any.
     pub fn group_for_client_id(&self, id: &str) -> Option<usize> {
-        self.groups
-            .iter()
-            .position(|g| g.client_ids.iter().any(|c| c == id))
+        self.groups.iter().position(|g| g.client_ids.iter().any(|c| c == id))
     }
 
     /// A rule by index.
@@ -581,10 +602,7 @@ impl Matcher {
                     .rev()
                     .take(64)
                     .find(|r| {
-                        r.1 >= x
-                            && (self.entries[r.2 as usize].block | self.entries[r.2 as usize].log)
-                                & bit
-                                != 0
+                        r.1 >= x && (self.entries[r.2 as usize].block | self.entries[r.2 as usize].log) & bit != 0
                     })
                     .map(|r| r.2)
             }
@@ -596,10 +614,7 @@ impl Matcher {
                     .rev()
                     .take(64)
                     .find(|r| {
-                        r.1 >= x
-                            && (self.entries[r.2 as usize].block | self.entries[r.2 as usize].log)
-                                & bit
-                                != 0
+                        r.1 >= x && (self.entries[r.2 as usize].block | self.entries[r.2 as usize].log) & bit != 0
                     })
                     .map(|r| r.2)
             }
@@ -643,10 +658,7 @@ mod tests {
     fn blocks_tiktok_and_subdomains_not_lookalikes() {
         let m = MatcherBuilder::new(&plan()).build();
         let g = m.group_for("10.1.2.3".parse().expect("ip"));
-        assert!(matches!(
-            m.check_name("www.tiktok.com", g),
-            Verdict::Block(_, 2)
-        ));
+        assert!(matches!(m.check_name("www.tiktok.com", g), Verdict::Block(_, 2)));
         assert!(matches!(m.check_name("tiktokv.eu", g), Verdict::Block(..)));
         assert_eq!(m.check_name("nottiktok.com", g), Verdict::Pass);
         assert_eq!(m.check_name("example.org", g), Verdict::Pass);
@@ -684,28 +696,15 @@ mod tests {
         b.add_domain("www.tiktok.com", 0, 0, corp, rule.clone());
         b.add_prefix("192.0.2.0/24".parse().expect("net"), corp, 0, rule);
         let m = b.build();
-        let guest = m
-            .groups()
-            .iter()
-            .position(|g| &*g.id == "guest")
-            .expect("guest");
+        let guest = m.groups().iter().position(|g| &*g.id == "guest").expect("guest");
         assert_eq!(m.check_name("www.tiktok.com", 0), Verdict::Allowed);
         assert_eq!(m.check_name("a.www.tiktok.com", 0), Verdict::Allowed);
-        assert!(matches!(
-            m.check_name("www.tiktok.com", guest),
-            Verdict::Block(..)
-        ));
+        assert!(matches!(m.check_name("www.tiktok.com", guest), Verdict::Block(..)));
         assert!(matches!(
             m.check_ip("192.0.2.9".parse().expect("ip"), 0),
             Verdict::Block(..)
         ));
-        assert_eq!(
-            m.check_ip("192.0.3.9".parse().expect("ip"), 0),
-            Verdict::Pass
-        );
-        assert_eq!(
-            m.check_ip("192.0.2.9".parse().expect("ip"), guest),
-            Verdict::Pass
-        );
+        assert_eq!(m.check_ip("192.0.3.9".parse().expect("ip"), 0), Verdict::Pass);
+        assert_eq!(m.check_ip("192.0.2.9".parse().expect("ip"), guest), Verdict::Pass);
     }
 }

@@ -79,13 +79,9 @@ pub const LATENCY_BUCKETS_MS: [u64; 11] = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1
 impl Metrics {
     fn count_upstream(&self, us: u64) {
         let ms = us / 1000;
-        let i = LATENCY_BUCKETS_MS
-            .iter()
-            .position(|&b| ms < b)
-            .unwrap_or(11);
+        let i = LATENCY_BUCKETS_MS.iter().position(|&b| ms < b).unwrap_or(11);
         self.upstream_latency[i].fetch_add(1, Ordering::Relaxed);
-        self.upstream_latency_sum_us
-            .fetch_add(us, Ordering::Relaxed);
+        self.upstream_latency_sum_us.fetch_add(us, Ordering::Relaxed);
     }
 }
 
@@ -188,19 +184,24 @@ enum Inspect {
     },
 }
 
+thread_local! {
+    /// Whether this thread batches its events (a UDP worker, which flushes when idle).
+    static BATCHING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Marks the calling thread as one that batches query events and calls
+/// [`store::EventSink::flush_local`] when idle (the UDP workers).
+pub fn mark_batching_thread() {
+    BATCHING.with(|b| b.set(true));
+}
+
 fn event_time() -> u64 {
     store::now_ms()
 }
 
 impl Resolver {
     /// A resolver with rules `state`, cache, upstreams and event sink.
-    pub fn new(
-        state: State,
-        cache: Cache,
-        upstreams: Upstreams,
-        events: EventSink,
-        opts: ResolverOptions,
-    ) -> Resolver {
+    pub fn new(state: State, cache: Cache, upstreams: Upstreams, events: EventSink, opts: ResolverOptions) -> Resolver {
         Resolver {
             state: ArcSwap::from_pointee(state),
             cache,
@@ -252,12 +253,8 @@ impl Resolver {
     fn rule_fields(state: &State, rule: u32) -> (Option<Arc<str>>, Option<Arc<str>>, bool) {
         use crate::matcher::RuleSource;
         match &state.matcher.rule(rule).source {
-            RuleSource::App { app, category, .. } => {
-                (Some(app.clone()), Some(category.clone()), false)
-            }
-            RuleSource::Bypass { app, method } => {
-                (Some(app.clone()), Some(Arc::from(*method)), true)
-            }
+            RuleSource::App { app, category, .. } => (Some(app.clone()), Some(category.clone()), false),
+            RuleSource::Bypass { app, method } => (Some(app.clone()), Some(Arc::from(*method)), true),
             RuleSource::Custom => (None, Some(Arc::from("custom")), false),
             RuleSource::List(name) => (None, Some(Arc::from(format!("list:{name}"))), false),
         }
@@ -315,7 +312,7 @@ impl Resolver {
             .groups()
             .get(group)
             .map_or_else(|| Arc::from("?"), |g| g.id.clone());
-        self.events.emit(QueryEvent {
+        let event = QueryEvent {
             time_ms: event_time(),
             client,
             group,
@@ -331,7 +328,12 @@ impl Resolver {
             latency_us: started.elapsed().as_micros().min(u128::from(u32::MAX)) as u32,
             cache_hit,
             transport,
-        });
+        };
+        if BATCHING.with(std::cell::Cell::get) {
+            self.events.emit_batched(event);
+        } else {
+            self.events.emit(event);
+        }
     }
 
     fn inspect(&self, state: &State, facts: &Facts, group: usize) -> Inspect {
@@ -359,9 +361,7 @@ impl Resolver {
                             what: format!("ip:{ip}"),
                         };
                     }
-                    Verdict::Log(rule, _) if log.is_none() => {
-                        log = Some((rule, format!("ip:{ip}")))
-                    }
+                    Verdict::Log(rule, _) if log.is_none() => log = Some((rule, format!("ip:{ip}"))),
                     _ => {}
                 }
             }
@@ -373,11 +373,7 @@ impl Resolver {
     }
 
     fn labels_of(name: &str) -> usize {
-        if name.is_empty() {
-            0
-        } else {
-            name.split('.').count()
-        }
+        if name.is_empty() { 0 } else { name.split('.').count() }
     }
 
     /// Handles a packet as far as it can without an upstream. The answer
@@ -423,8 +419,7 @@ impl Resolver {
             wire::error_response(&q, rcode::REFUSED, out);
             return Step::Answered { refresh: None };
         }
-        let udp_limit =
-            (transport == Transport::Udp).then(|| wire::udp_limit(&q, self.opts.edns_udp_size));
+        let udp_limit = (transport == Transport::Udp).then(|| wire::udp_limit(&q, self.opts.edns_udp_size));
         let state = self.state.load_full();
         let group = client_id
             .and_then(|id| state.matcher.group_for_client_id(id))
@@ -461,9 +456,7 @@ impl Resolver {
                 );
                 return Step::Answered { refresh: None };
             }
-            Verdict::Log(rule, labels) => {
-                log = Some((rule, suffix(&name, usize::from(labels)).to_string()))
-            }
+            Verdict::Log(rule, labels) => log = Some((rule, suffix(&name, usize::from(labels)).to_string())),
             Verdict::Allowed => allowed_by_rule = true,
             Verdict::Pass => {}
         }
@@ -501,23 +494,13 @@ impl Resolver {
                     _ => self.inspect(&state, facts, group),
                 };
                 if blocked_memo.is_none() {
-                    self.cache.memo(
-                        key,
-                        state.generation,
-                        group,
-                        matches!(verdict, Inspect::Block { .. }),
-                    );
+                    self.cache
+                        .memo(key, state.generation, group, matches!(verdict, Inspect::Block { .. }));
                 }
                 match verdict {
                     Inspect::Block { rule, reason, what } => {
                         let answer = state.matcher.rule(rule).answer.unwrap_or(self.opts.blocked);
-                        wire::blocked_response(
-                            &q,
-                            answer,
-                            Self::labels_of(&name),
-                            self.opts.blocked_ttl,
-                            out,
-                        );
+                        wire::blocked_response(&q, answer, Self::labels_of(&name), self.opts.blocked_ttl, out);
                         let rc = out.get(3).map_or(0, |b| b & 0x0f);
                         self.emit(
                             &state,
@@ -545,24 +528,23 @@ impl Resolver {
             {
                 rc = out.get(3).map_or(rc, |b| b & 0x0f);
             }
-            let refresh =
-                matches!(hit.freshness, Freshness::Stale | Freshness::Prefetch).then(|| {
-                    Box::new(Pending {
-                        packet: packet.to_vec(),
-                        key: key.to_owned(),
-                        group,
-                        qname: name.clone(),
-                        qtype: q.qtype,
-                        log: None,
-                        allowed_by_rule,
-                        client,
-                        transport,
-                        started,
-                        state: state.clone(),
-                        udp_limit: None,
-                        refresh_only: true,
-                    })
-                });
+            let refresh = matches!(hit.freshness, Freshness::Stale | Freshness::Prefetch).then(|| {
+                Box::new(Pending {
+                    packet: packet.to_vec(),
+                    key: key.to_owned(),
+                    group,
+                    qname: name.clone(),
+                    qtype: q.qtype,
+                    log: None,
+                    allowed_by_rule,
+                    client,
+                    transport,
+                    started,
+                    state: state.clone(),
+                    udp_limit: None,
+                    refresh_only: true,
+                })
+            });
             self.finish_event(
                 &state,
                 group,
@@ -628,8 +610,7 @@ impl Resolver {
             None => (QueryDecision::Allowed, None, None),
         };
         self.emit(
-            state, group, client, name, qtype, decision, reason, rule, rc, upstream, started,
-            cache_hit, transport,
+            state, group, client, name, qtype, decision, reason, rule, rc, upstream, started, cache_hit, transport,
         );
     }
 
@@ -700,9 +681,7 @@ impl Resolver {
         let mut log = p.log;
         if !p.allowed_by_rule {
             let facts = Facts::of(&resp, &shape);
-            if !facts.cnames.is_empty()
-                || (!facts.ips.is_empty() && p.state.matcher.has_ip_rules(p.group))
-            {
+            if !facts.cnames.is_empty() || (!facts.ips.is_empty() && p.state.matcher.has_ip_rules(p.group)) {
                 let verdict = self.inspect(&p.state, &facts, p.group);
                 self.cache.memo(
                     p.key.as_key_ref(),
@@ -712,19 +691,8 @@ impl Resolver {
                 );
                 match verdict {
                     Inspect::Block { rule, reason, what } => {
-                        let answer = p
-                            .state
-                            .matcher
-                            .rule(rule)
-                            .answer
-                            .unwrap_or(self.opts.blocked);
-                        wire::blocked_response(
-                            &q,
-                            answer,
-                            Self::labels_of(&p.qname),
-                            self.opts.blocked_ttl,
-                            out,
-                        );
+                        let answer = p.state.matcher.rule(rule).answer.unwrap_or(self.opts.blocked);
+                        wire::blocked_response(&q, answer, Self::labels_of(&p.qname), self.opts.blocked_ttl, out);
                         let rc = out.get(3).map_or(0, |b| b & 0x0f);
                         self.emit(
                             &p.state,

@@ -43,7 +43,10 @@ pub fn load_lists(cfgs: &[ListConfig], base: Option<&Path>) -> Vec<LoadedList> {
                     tracing::error!(path = %path.display(), error = %e, "list not loaded");
                     ParsedList {
                         skipped: 1,
-                        errors: vec![crate::lists::ListError { line: 0, message: format!("{}: {e}", path.display()) }],
+                        errors: vec![crate::lists::ListError {
+                            line: 0,
+                            message: format!("{}: {e}", path.display()),
+                        }],
                         ..ParsedList::default()
                     }
                 }
@@ -54,7 +57,10 @@ pub fn load_lists(cfgs: &[ListConfig], base: Option<&Path>) -> Vec<LoadedList> {
                 }
                 tracing::warn!(list = %path.display(), skipped = parsed.skipped, "list lines skipped");
             }
-            LoadedList { cfg: cfg.clone(), parsed }
+            LoadedList {
+                cfg: cfg.clone(),
+                parsed,
+            }
         })
         .collect()
 }
@@ -79,19 +85,19 @@ pub fn build_state(plan: &EnforcementPlan, lists: &[LoadedList], generation: u64
             source: RuleSource::List(name),
             answer: None,
         };
+        let (mut blocks, mut allows) = (Vec::new(), Vec::new());
         for r in &l.parsed.rules {
-            match (r, l.cfg.action) {
-                (ListRule::Allow(d), _) | (ListRule::Block(d), ListAction::Allow) => {
-                    b.add_domain(d, 0, 0, mask, rule.clone())
-                }
-                (ListRule::Block(d), ListAction::Block) => {
-                    b.add_domain(d, mask, 0, 0, rule.clone())
-                }
-                (ListRule::Block(d), ListAction::LogOnly) => {
-                    b.add_domain(d, 0, mask, 0, rule.clone())
-                }
+            match r {
+                ListRule::Block(d) => blocks.push(d.as_str()),
+                ListRule::Allow(d) => allows.push(d.as_str()),
             }
         }
+        match l.cfg.action {
+            ListAction::Block => b.add_domains(blocks, mask, 0, 0, rule.clone()),
+            ListAction::LogOnly => b.add_domains(blocks, 0, mask, 0, rule.clone()),
+            ListAction::Allow => b.add_domains(blocks, 0, 0, mask, rule.clone()),
+        }
+        b.add_domains(allows, 0, 0, mask, rule);
     }
     State {
         matcher: b.build(),
@@ -160,18 +166,12 @@ impl Server {
         let mut addrs = Vec::new();
         let conns = Arc::new(Semaphore::new(opts.tcp_max_connections.max(1)));
         for &addr in &opts.listen {
-            let sock =
-                StdUdpSocket::bind(addr).map_err(|source| ServerError::Bind { addr, source })?;
-            let bound = sock
-                .local_addr()
-                .map_err(|source| ServerError::Bind { addr, source })?;
+            let sock = StdUdpSocket::bind(addr).map_err(|source| ServerError::Bind { addr, source })?;
+            let bound = sock.local_addr().map_err(|source| ServerError::Bind { addr, source })?;
             // TCP on the same port as the UDP socket actually got (port 0 in tests)
             let tcp = runtime
                 .block_on(TcpListener::bind(bound))
-                .map_err(|source| ServerError::Bind {
-                    addr: bound,
-                    source,
-                })?;
+                .map_err(|source| ServerError::Bind { addr: bound, source })?;
             addrs.push(bound);
             sock.set_read_timeout(Some(Duration::from_millis(200)))
                 .map_err(|source| ServerError::Bind { addr, source })?;
@@ -236,23 +236,15 @@ impl Server {
     }
 }
 
-fn udp_loop(
-    sock: &Arc<StdUdpSocket>,
-    r: &Arc<Resolver>,
-    rt: &tokio::runtime::Handle,
-    stop: &AtomicBool,
-) {
+fn udp_loop(sock: &Arc<StdUdpSocket>, r: &Arc<Resolver>, rt: &tokio::runtime::Handle, stop: &AtomicBool) {
+    crate::resolver::mark_batching_thread();
     let mut buf = vec![0u8; 65535];
     let mut out = Vec::with_capacity(4096);
     while !stop.load(Ordering::Relaxed) {
         let (n, peer) = match sock.recv_from(&mut buf) {
             Ok(x) => x,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) =>
-            {
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
+                r.events().flush_local();
                 continue;
             }
             Err(e) => {
@@ -284,17 +276,13 @@ fn udp_loop(
             Step::Drop => {}
         }
     }
+    r.events().flush_local();
 }
 
 /// Most queries in flight on one TCP connection.
 const TCP_PIPELINE: usize = 64;
 
-async fn tcp_conn(
-    stream: tokio::net::TcpStream,
-    peer: SocketAddr,
-    r: Arc<Resolver>,
-    idle: Duration,
-) {
+async fn tcp_conn(stream: tokio::net::TcpStream, peer: SocketAddr, r: Arc<Resolver>, idle: Duration) {
     let _ = stream.set_nodelay(true);
     let (mut rd, mut wr) = stream.into_split();
     let (tx, mut rx) = mpsc::channel::<Vec<u8>>(TCP_PIPELINE);

@@ -70,9 +70,7 @@ pub fn parse_addr(s: &str, default_port: u16) -> Result<SocketAddr, String> {
     {
         return Ok(SocketAddr::new(ip.into(), default_port));
     }
-    Err(format!(
-        "`{s}` is not an address (ADDR[:PORT], [IPv6]:PORT)"
-    ))
+    Err(format!("`{s}` is not an address (ADDR[:PORT], [IPv6]:PORT)"))
 }
 
 /// Nameservers from a resolv.conf text (`nameserver` lines), port 53.
@@ -80,15 +78,9 @@ pub fn from_resolv_conf(text: &str) -> Vec<UpstreamSpec> {
     text.lines()
         .filter_map(|l| {
             let mut parts = l.split_whitespace();
-            (parts.next() == Some("nameserver"))
-                .then(|| parts.next())
-                .flatten()
+            (parts.next() == Some("nameserver")).then(|| parts.next()).flatten()
         })
-        .filter_map(|a| {
-            a.split('%')
-                .next()
-                .and_then(|a| a.parse::<std::net::IpAddr>().ok())
-        })
+        .filter_map(|a| a.split('%').next().and_then(|a| a.parse::<std::net::IpAddr>().ok()))
         .map(|ip| UpstreamSpec::Plain(SocketAddr::new(ip, 53)))
         .collect()
 }
@@ -246,9 +238,7 @@ impl Upstreams {
                 Ok(Ok(mut r)) => {
                     // SERVFAIL/REFUSED from one upstream: try the next while time remains
                     let rc = r.get(3).map_or(0, |b| b & 0x0f);
-                    if (rc == wire::rcode::SERVFAIL || rc == wire::rcode::REFUSED)
-                        && self.list.len() > 1
-                    {
+                    if (rc == wire::rcode::SERVFAIL || rc == wire::rcode::REFUSED) && self.list.len() > 1 {
                         self.record(i, false, t0.elapsed());
                         errors.push(format!("{}: rcode {rc}", u.name));
                         continue;
@@ -288,9 +278,7 @@ fn matches(query: &[u8], resp: &[u8], id: u16) -> bool {
         return false;
     };
     let qlen = q.question_end;
-    resp.len() >= qlen
-        && resp[4..6] == [0, 1]
-        && resp[12..qlen].eq_ignore_ascii_case(&query[12..qlen])
+    resp.len() >= qlen && resp[4..6] == [0, 1] && resp[12..qlen].eq_ignore_ascii_case(&query[12..qlen])
 }
 
 async fn udp_exchange(addr: SocketAddr, q: &[u8], id: u16) -> std::io::Result<Vec<u8>> {

@@ -490,13 +490,7 @@ fn push_soa(q: &Query<'_>, zone_labels: usize, ttl: u32, out: &mut Vec<u8>) {
 
 /// Writes the answer to a blocked query. `zone_labels` is how many labels of
 /// the rule's domain the question name ends with (the SOA owner).
-pub fn blocked_response(
-    q: &Query<'_>,
-    mode: BlockedAnswer,
-    zone_labels: usize,
-    ttl: u32,
-    out: &mut Vec<u8>,
-) {
+pub fn blocked_response(q: &Query<'_>, mode: BlockedAnswer, zone_labels: usize, ttl: u32, out: &mut Vec<u8>) {
     let (rcode, answer): (u8, Option<Vec<u8>>) = match mode {
         BlockedAnswer::Nxdomain => (rcode::NXDOMAIN, None),
         BlockedAnswer::Nodata => (rcode::NOERROR, None),
@@ -614,20 +608,7 @@ mod tests {
     use super::*;
 
     fn query(name: &str, qtype: u16, edns: bool) -> Vec<u8> {
-        let mut p = vec![
-            0x12,
-            0x34,
-            0x01,
-            0x00,
-            0,
-            1,
-            0,
-            0,
-            0,
-            0,
-            0,
-            if edns { 1 } else { 0 },
-        ];
+        let mut p = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, if edns { 1 } else { 0 }];
         encode_name(name, &mut p).expect("name");
         p.extend_from_slice(&qtype.to_be_bytes());
         p.extend_from_slice(&1u16.to_be_bytes());
@@ -689,10 +670,7 @@ mod tests {
         let mut out = Vec::new();
         blocked_response(&q, BlockedAnswer::Nxdomain, 2, 300, &mut out);
         let msg = hickory_proto::op::Message::from_vec(&out).expect("hickory parses it");
-        assert_eq!(
-            msg.metadata.response_code,
-            hickory_proto::op::ResponseCode::NXDomain
-        );
+        assert_eq!(msg.metadata.response_code, hickory_proto::op::ResponseCode::NXDomain);
         assert_eq!(msg.metadata.id, 0x1234);
         let soa = &msg.authorities[0];
         assert_eq!(soa.name.to_ascii(), "tiktok.com.");

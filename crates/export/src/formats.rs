@@ -50,10 +50,8 @@ impl Ctx<'_> {
         let enforce = self.opts.log_only == LogOnlyMode::Enforce;
         let mut n = names::compile(self.plan, self.group, enforce);
         if self.opts.log_only == LogOnlyMode::Omit {
-            counts.log_only_omitted += n.log_domains.len()
-                + n.log_exact.len()
-                + n.log_patterns.len()
-                + n.log_prefixes.len();
+            counts.log_only_omitted +=
+                n.log_domains.len() + n.log_exact.len() + n.log_patterns.len() + n.log_prefixes.len();
             n.log_domains.clear();
             n.log_exact.clear();
             n.log_patterns.clear();
@@ -89,9 +87,7 @@ impl Ctx<'_> {
             Answer::Blocked => match self.opts.answer {
                 BlockedAnswer::Nxdomain => Effective::Nxdomain,
                 BlockedAnswer::Nodata => Effective::Nodata,
-                BlockedAnswer::NullIp => {
-                    Effective::Ip(Ipv4Addr::UNSPECIFIED, Some(Ipv6Addr::UNSPECIFIED))
-                }
+                BlockedAnswer::NullIp => Effective::Ip(Ipv4Addr::UNSPECIFIED, Some(Ipv6Addr::UNSPECIFIED)),
                 BlockedAnswer::Ip { v4, v6 } => Effective::Ip(v4, v6),
             },
         }
@@ -112,10 +108,7 @@ impl Ctx<'_> {
             let tail = names::pattern_tail(&p).to_string();
             if self.opts.patterns == PatternFallback::Widen && check_block_rule(&tail).is_ok() {
                 counts.patterns_widened += 1;
-                let covered = n
-                    .block_domains
-                    .keys()
-                    .any(|d| is_subdomain_or_self(&tail, d));
+                let covered = n.block_domains.keys().any(|d| is_subdomain_or_self(&tail, d));
                 if is_log {
                     if !covered {
                         n.log_domains.insert(tail);
@@ -124,10 +117,7 @@ impl Ctx<'_> {
                     n.block_domains.insert(tail.clone(), Answer::Blocked);
                     let snapshot: BTreeSet<String> = n.block_domains.keys().cloned().collect();
                     n.block_domains.retain(|d, a| {
-                        *a != Answer::Blocked
-                            || !snapshot
-                                .iter()
-                                .any(|s| s != d && is_subdomain_or_self(d, s))
+                        *a != Answer::Blocked || !snapshot.iter().any(|s| s != d && is_subdomain_or_self(d, s))
                     });
                     n.block_exact
                         .retain(|e, a| *a != Answer::Blocked || !is_subdomain_or_self(e, &tail));
@@ -144,14 +134,7 @@ impl Ctx<'_> {
 
     /// The header as comment lines.
     pub fn header(&self, counts: &Counts, notes: &[String], prefix: &str) -> String {
-        header::comment(
-            self.plan,
-            self.format,
-            &self.group.id,
-            counts,
-            notes,
-            prefix,
-        )
+        header::comment(self.plan, self.format, &self.group.id, counts, notes, prefix)
     }
 
     /// The header as one line of text (for descriptions).

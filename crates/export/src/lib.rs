@@ -33,9 +33,7 @@ pub enum ExportError {
     #[error("no group `{0}` in the plan")]
     UnknownGroup(String),
     /// A group id that is not safe to use in file names and identifiers.
-    #[error(
-        "group id `{0}` is not usable in exports (lowercase letters, digits, '-', '_', at most 63)"
-    )]
+    #[error("group id `{0}` is not usable in exports (lowercase letters, digits, '-', '_', at most 63)")]
     InvalidGroupId(String),
     /// The format name is not known.
     #[error("unknown export format `{0}` (see `appwarden export --list`)")]
@@ -424,12 +422,7 @@ impl Manifest {
 }
 
 /// Renders one file: `plan`'s `group` in `format`.
-pub fn render(
-    plan: &EnforcementPlan,
-    format: Format,
-    group: &str,
-    opts: &Options,
-) -> Result<Vec<u8>, ExportError> {
+pub fn render(plan: &EnforcementPlan, format: Format, group: &str, opts: &Options) -> Result<Vec<u8>, ExportError> {
     render_artifact(plan, format, group, opts).map(|a| a.bytes)
 }
 
@@ -449,13 +442,7 @@ pub fn render_artifact(
         _ => "",
     };
     Ok(Artifact {
-        path: format!(
-            "{}/{}{}.{}",
-            g.id,
-            format.name(),
-            suffix,
-            format.file_extension()
-        ),
+        path: format!("{}/{}{}.{}", g.id, format.name(), suffix, format.file_extension()),
         format,
         group: g.id.clone(),
         sha256: hex(&Sha256::digest(&bytes)),

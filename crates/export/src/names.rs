@@ -119,17 +119,12 @@ pub(crate) fn is_safe_id(id: &str) -> bool {
 }
 
 /// Looks a group up and checks its id.
-pub(crate) fn find_group<'a>(
-    plan: &'a EnforcementPlan,
-    group: &str,
-) -> Result<&'a PlanGroup, ExportError> {
+pub(crate) fn find_group<'a>(plan: &'a EnforcementPlan, group: &str) -> Result<&'a PlanGroup, ExportError> {
     let g = plan
         .group(group)
         .ok_or_else(|| ExportError::UnknownGroup(crate::header::sanitize(group, 80)))?;
     if !is_safe_id(&g.id) {
-        return Err(ExportError::InvalidGroupId(crate::header::sanitize(
-            &g.id, 80,
-        )));
+        return Err(ExportError::InvalidGroupId(crate::header::sanitize(&g.id, 80)));
     }
     Ok(g)
 }
@@ -143,11 +138,7 @@ pub(crate) fn pattern_tail(pattern: &str) -> &str {
 }
 
 /// Compiles a group's network rules.
-pub(crate) fn compile(
-    plan: &EnforcementPlan,
-    group: &PlanGroup,
-    enforce_log_only: bool,
-) -> GroupNames {
+pub(crate) fn compile(plan: &EnforcementPlan, group: &PlanGroup, enforce_log_only: bool) -> GroupNames {
     let mut out = GroupNames::default();
     let mut raw_block: BTreeMap<String, Answer> = BTreeMap::new();
     let mut raw_exact: BTreeMap<String, Answer> = BTreeMap::new();
@@ -182,11 +173,7 @@ pub(crate) fn compile(
             _ => Answer::Blocked,
         };
         let domains = app.domains.iter().chain(app.cname_targets.iter());
-        let action = if enforce_log_only {
-            Action::Block
-        } else {
-            rule.action
-        };
+        let action = if enforce_log_only { Action::Block } else { rule.action };
         match action {
             Action::Block => {
                 for d in domains {
@@ -261,59 +248,33 @@ pub(crate) fn compile(
 
     // custom.allow wins: drop every rule at or below an allowed name.
     let allowed = |n: &str| allow.iter().any(|a| is_subdomain_or_self(n, a));
-    let before = raw_block.len()
-        + raw_exact.len()
-        + raw_pat.len()
-        + log_dom.len()
-        + log_ex.len()
-        + log_pat.len();
+    let before = raw_block.len() + raw_exact.len() + raw_pat.len() + log_dom.len() + log_ex.len() + log_pat.len();
     raw_block.retain(|n, _| !allowed(n));
     raw_exact.retain(|n, _| !allowed(n));
     raw_pat.retain(|p| !allowed(pattern_tail(p)));
     log_dom.retain(|n| !allowed(n));
     log_ex.retain(|n| !allowed(n));
     log_pat.retain(|p| !allowed(pattern_tail(p)));
-    let after = raw_block.len()
-        + raw_exact.len()
-        + raw_pat.len()
-        + log_dom.len()
-        + log_ex.len()
-        + log_pat.len();
+    let after = raw_block.len() + raw_exact.len() + raw_pat.len() + log_dom.len() + log_ex.len() + log_pat.len();
     out.counts.allowed = before - after;
 
     // Remove what a blocked domain already covers (a name below it with the
     // same or a plain answer: the ancestor's answer applies then).
-    let covered_by = |m: &BTreeMap<String, Answer>, n: &str| {
-        m.keys()
-            .any(|d| d.as_str() != n && is_subdomain_or_self(n, d))
-    };
+    let covered_by =
+        |m: &BTreeMap<String, Answer>, n: &str| m.keys().any(|d| d.as_str() != n && is_subdomain_or_self(n, d));
     let block_snapshot = raw_block.clone();
     raw_block.retain(|n, a| *a != Answer::Blocked || !covered_by(&block_snapshot, n));
-    raw_exact.retain(|n, a| {
-        *a != Answer::Blocked || !block_snapshot.keys().any(|d| is_subdomain_or_self(n, d))
-    });
-    raw_pat.retain(|p| {
-        !block_snapshot
-            .keys()
-            .any(|d| is_subdomain_or_self(pattern_tail(p), d))
-    });
+    raw_exact.retain(|n, a| *a != Answer::Blocked || !block_snapshot.keys().any(|d| is_subdomain_or_self(n, d)));
+    raw_pat.retain(|p| !block_snapshot.keys().any(|d| is_subdomain_or_self(pattern_tail(p), d)));
     // Log-only names under a blocked domain are blocked anyway.
     let under_block = |n: &str| block_snapshot.keys().any(|d| is_subdomain_or_self(n, d));
     log_dom.retain(|n| !under_block(n));
     log_ex.retain(|n| !under_block(n) && !raw_exact.contains_key(n));
     log_pat.retain(|p| !under_block(pattern_tail(p)) && !raw_pat.contains(p));
     let log_snapshot = log_dom.clone();
-    log_dom.retain(|n| {
-        !log_snapshot
-            .iter()
-            .any(|d| d != n && is_subdomain_or_self(n, d))
-    });
+    log_dom.retain(|n| !log_snapshot.iter().any(|d| d != n && is_subdomain_or_self(n, d)));
     log_ex.retain(|n| !log_snapshot.iter().any(|d| is_subdomain_or_self(n, d)));
-    log_pat.retain(|p| {
-        !log_snapshot
-            .iter()
-            .any(|d| is_subdomain_or_self(pattern_tail(p), d))
-    });
+    log_pat.retain(|p| !log_snapshot.iter().any(|d| is_subdomain_or_self(pattern_tail(p), d)));
 
     // Allow names below a remaining rule become exceptions.
     for a in &allow {

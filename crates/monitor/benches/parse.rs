@@ -80,10 +80,7 @@ fn bench_format(c: &mut Criterion, name: &str, format: Format, data: &[u8]) {
             let mut off = 0u64;
             for (i, line) in data.split_inclusive(|b| *b == b'\n').enumerate() {
                 if let Some(Ok(ev)) = p.parse_line(line, i as u64 + 1, off) {
-                    n += ev
-                        .dns_question_name
-                        .as_deref()
-                        .map_or(0, |q| q.len() as u64);
+                    n += ev.dns_question_name.as_deref().map_or(0, |q| q.len() as u64);
                 }
                 off += line.len() as u64;
             }
@@ -96,10 +93,7 @@ fn bench_format(c: &mut Criterion, name: &str, format: Format, data: &[u8]) {
             let mut n = 0u64;
             r.for_each_event(|ev| {
                 if let Ok(ev) = ev {
-                    n += ev
-                        .dns_question_name
-                        .as_deref()
-                        .map_or(0, |q| q.len() as u64);
+                    n += ev.dns_question_name.as_deref().map_or(0, |q| q.len() as u64);
                 }
             });
             black_box(n)

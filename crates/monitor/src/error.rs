@@ -5,9 +5,7 @@ use crate::format::Format;
 use std::borrow::Cow;
 
 /// What was wrong with a field.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, thiserror::Error, serde::Serialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, thiserror::Error, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum ErrorKind {
@@ -98,11 +96,7 @@ pub(crate) struct LineError {
 }
 
 impl LineError {
-    pub(crate) fn new(
-        field: &'static str,
-        kind: ErrorKind,
-        message: impl Into<Cow<'static, str>>,
-    ) -> Self {
+    pub(crate) fn new(field: &'static str, kind: ErrorKind, message: impl Into<Cow<'static, str>>) -> Self {
         LineError {
             field,
             kind,

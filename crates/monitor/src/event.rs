@@ -120,10 +120,7 @@ pub struct Event<'a> {
     #[serde(rename = "dns.response_code", skip_serializing_if = "Option::is_none")]
     pub dns_response_code: Option<Cow<'a, str>>,
     /// TLS SNI.
-    #[serde(
-        rename = "tls.client.server_name",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "tls.client.server_name", skip_serializing_if = "Option::is_none")]
     pub tls_server_name: Option<Cow<'a, str>>,
     /// Host of a proxied or HTTP request (lower-cased).
     #[serde(rename = "url.domain", skip_serializing_if = "Option::is_none")]
@@ -132,10 +129,7 @@ pub struct Event<'a> {
     #[serde(rename = "url.original", skip_serializing_if = "Option::is_none")]
     pub url_original: Option<Cow<'a, str>>,
     /// HTTP status from a proxy/HTTP log.
-    #[serde(
-        rename = "http.response.status_code",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "http.response.status_code", skip_serializing_if = "Option::is_none")]
     pub http_status: Option<u16>,
     /// `udp`, `tcp`, … lower-cased.
     #[serde(rename = "network.transport", skip_serializing_if = "Option::is_none")]
@@ -156,11 +150,7 @@ pub struct Event<'a> {
 
 impl<'a> Event<'a> {
     /// An empty event from the given sensor; parsers fill in the rest.
-    pub fn new(
-        dataset: &'static str,
-        observer_type: &'static str,
-        observer_product: &'static str,
-    ) -> Self {
+    pub fn new(dataset: &'static str, observer_type: &'static str, observer_product: &'static str) -> Self {
         Event {
             timestamp: None,
             dataset,
@@ -207,11 +197,7 @@ impl<'a> Event<'a> {
             dns_id: self.dns_id,
             dns_question_name: own(self.dns_question_name),
             dns_question_type: own(self.dns_question_type),
-            dns_answers: self
-                .dns_answers
-                .into_iter()
-                .map(DnsAnswer::into_owned)
-                .collect(),
+            dns_answers: self.dns_answers.into_iter().map(DnsAnswer::into_owned).collect(),
             dns_response_code: own(self.dns_response_code),
             tls_server_name: own(self.tls_server_name),
             url_domain: own(self.url_domain),

@@ -78,11 +78,7 @@ impl Format {
     pub fn from_name(s: &str) -> Option<Format> {
         Format::LOGS
             .into_iter()
-            .chain([
-                Format::DnsmasqLeases,
-                Format::DhcpdLeases,
-                Format::StaticMap,
-            ])
+            .chain([Format::DnsmasqLeases, Format::DhcpdLeases, Format::StaticMap])
             .find(|f| f.name() == s)
     }
 }
@@ -98,12 +94,7 @@ impl fmt::Display for Format {
 /// tells Pi-hole from plain dnsmasq. Returns `None` when nothing matches.
 pub fn detect<L: AsRef<[u8]>>(first_lines: &[L], file_name: Option<&str>) -> Option<Format> {
     let name = file_name
-        .map(|n| {
-            n.rsplit(['/', '\\'])
-                .next()
-                .unwrap_or(n)
-                .to_ascii_lowercase()
-        })
+        .map(|n| n.rsplit(['/', '\\']).next().unwrap_or(n).to_ascii_lowercase())
         .unwrap_or_default();
     let mut votes: Vec<(Format, u32)> = Vec::new();
     for l in first_lines {
@@ -130,9 +121,7 @@ pub fn detect<L: AsRef<[u8]>>(first_lines: &[L], file_name: Option<&str>) -> Opt
         .iter()
         .max_by_key(|(f, n)| (*n, name_hint(&name) == Some(*f)))
         .map(|(f, _)| *f);
-    best.or_else(|| {
-        name_hint(&name).filter(|f| matches!(f, Format::DhcpdLeases | Format::DnsmasqLeases))
-    })
+    best.or_else(|| name_hint(&name).filter(|f| matches!(f, Format::DhcpdLeases | Format::DnsmasqLeases)))
 }
 
 fn name_hint(name: &str) -> Option<Format> {
@@ -189,9 +178,7 @@ fn classify_line(s: &str) -> Option<Format> {
         }
         return Some(Format::Dnsmasq);
     }
-    if s.contains("client ")
-        && (s.contains("): query: ") || s.contains("query failed (") || s.contains(": rpz "))
-    {
+    if s.contains("client ") && (s.contains("): query: ") || s.contains("query failed (") || s.contains(": rpz ")) {
         return Some(Format::BindQuery);
     }
     let toks: Vec<&str> = s.split_ascii_whitespace().take(6).collect();
@@ -214,10 +201,7 @@ fn classify_line(s: &str) -> Option<Format> {
         }
     }
     // dnsmasq.leases: "<expiry> <mac> <ip> <host> <client-id>"
-    if toks.len() == 5
-        && toks[0].bytes().all(|b| b.is_ascii_digit())
-        && toks[2].parse::<std::net::IpAddr>().is_ok()
-    {
+    if toks.len() == 5 && toks[0].bytes().all(|b| b.is_ascii_digit()) && toks[2].parse::<std::net::IpAddr>().is_ok() {
         return Some(Format::DnsmasqLeases);
     }
     None

@@ -28,10 +28,7 @@ pub struct Mac(pub [u8; 6]);
 impl FromStr for Mac {
     type Err = ();
     fn from_str(s: &str) -> Result<Self, ()> {
-        let hex: Vec<u8> = s
-            .bytes()
-            .filter(|b| !matches!(b, b':' | b'-' | b'.'))
-            .collect();
+        let hex: Vec<u8> = s.bytes().filter(|b| !matches!(b, b':' | b'-' | b'.')).collect();
         let seps = s.len() - hex.len();
         if hex.len() != 12 || !(seps == 5 || seps == 2 || seps == 0) {
             return Err(());

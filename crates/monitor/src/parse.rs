@@ -82,13 +82,8 @@ pub(crate) fn parse_ip(field: &'static str, s: &str) -> Result<IpAddr, LineError
         Some(i) => &s[..i],
         None => s,
     };
-    core.parse::<IpAddr>().map_err(|_| {
-        LineError::new(
-            field,
-            ErrorKind::Ip,
-            format!("not an IP address: {}", snippet(s)),
-        )
-    })
+    core.parse::<IpAddr>()
+        .map_err(|_| LineError::new(field, ErrorKind::Ip, format!("not an IP address: {}", snippet(s))))
 }
 
 /// Dotted-quad fast path (no leading zeros beyond a single `0`, like std).
@@ -122,26 +117,14 @@ fn fast_ipv4(b: &[u8]) -> Option<std::net::Ipv4Addr> {
 }
 
 pub(crate) fn parse_port(field: &'static str, s: &str) -> Result<u16, LineError> {
-    s.parse::<u16>().map_err(|_| {
-        LineError::new(
-            field,
-            ErrorKind::Number,
-            format!("not a port: {}", snippet(s)),
-        )
-    })
+    s.parse::<u16>()
+        .map_err(|_| LineError::new(field, ErrorKind::Number, format!("not a port: {}", snippet(s))))
 }
 
 /// Splits `ip#port`, `ip/port`, `ip@port` (separator given) into its parts.
-pub(crate) fn split_ip_port(
-    field: &'static str,
-    s: &str,
-    sep: char,
-) -> Result<(IpAddr, Option<u16>), LineError> {
+pub(crate) fn split_ip_port(field: &'static str, s: &str, sep: char) -> Result<(IpAddr, Option<u16>), LineError> {
     match s.rfind(sep) {
-        Some(i) => Ok((
-            parse_ip(field, &s[..i])?,
-            Some(parse_port(field, &s[i + 1..])?),
-        )),
+        Some(i) => Ok((parse_ip(field, &s[..i])?, Some(parse_port(field, &s[i + 1..])?))),
         None => Ok((parse_ip(field, s)?, None)),
     }
 }

@@ -198,9 +198,7 @@ impl Parser {
         match res {
             Ok(Outcome::Event(mut ev)) => {
                 self.stats.events += 1;
-                if ev.timestamp.is_none()
-                    && matches!(self.format, Format::ZeekTsv | Format::ZeekJson)
-                {
+                if ev.timestamp.is_none() && matches!(self.format, Format::ZeekTsv | Format::ZeekJson) {
                     self.stats.masked_timestamps += 1;
                 }
                 ev.original.file.clone_from(&self.file);
@@ -343,9 +341,7 @@ impl<R: Read> EventReader<R> {
                 self.end = pending;
             }
             if self.end == self.buf.len() {
-                let new_len = (self.buf.len() * 2)
-                    .min(self.max_line + 2)
-                    .max(self.end + 1);
+                let new_len = (self.buf.len() * 2).min(self.max_line + 2).max(self.end + 1);
                 self.buf.resize(new_len, 0);
             }
             match self.src.read(&mut self.buf[self.end..]) {
@@ -392,13 +388,11 @@ impl<R: Read> EventReader<R> {
         self.line_no += 1;
         let off = self.offset;
         self.offset += (e - s) as u64;
-        Some(
-            match self.parser.parse_line(&self.buf[s..e], self.line_no, off) {
-                Some(Ok(ev)) => Step::Event(ev),
-                Some(Err(err)) => Step::Error(err),
-                None => Step::Skipped,
-            },
-        )
+        Some(match self.parser.parse_line(&self.buf[s..e], self.line_no, off) {
+            Some(Ok(ev)) => Step::Event(ev),
+            Some(Err(err)) => Step::Error(err),
+            None => Step::Skipped,
+        })
     }
 
     /// Calls `f` with every event or error until the input ends; events

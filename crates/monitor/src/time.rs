@@ -51,14 +51,9 @@ impl Timestamp {
             return None;
         }
         let days = days_from_civil(c.year, c.month, c.day);
-        let secs = days * 86_400
-            + i64::from(c.hour) * 3600
-            + i64::from(c.minute) * 60
-            + i64::from(c.second)
+        let secs = days * 86_400 + i64::from(c.hour) * 3600 + i64::from(c.minute) * 60 + i64::from(c.second)
             - i64::from(offset_secs);
-        Some(Timestamp(
-            secs.checked_mul(NANOS)?.checked_add(i64::from(c.nanos))?,
-        ))
+        Some(Timestamp(secs.checked_mul(NANOS)?.checked_add(i64::from(c.nanos))?))
     }
 
     /// Parses a decimal epoch such as `1795316102.232` (at most 9 fraction digits).
@@ -92,10 +87,7 @@ impl Timestamp {
         let mut rest = &s[19..];
         let mut nanos = 0;
         if let Some(r) = rest.strip_prefix('.').or_else(|| rest.strip_prefix(',')) {
-            let end = r
-                .bytes()
-                .position(|c| !c.is_ascii_digit())
-                .unwrap_or(r.len());
+            let end = r.bytes().position(|c| !c.is_ascii_digit()).unwrap_or(r.len());
             nanos = parse_frac(&r[..end])?;
             rest = &r[end..];
         }
@@ -319,10 +311,7 @@ pub(crate) fn month_from_abbr(b: &[u8]) -> Option<u8> {
 /// `.123` style fraction after a time, as nanoseconds; returns the rest.
 pub(crate) fn split_frac(s: &str) -> Option<(u32, &str)> {
     if let Some(r) = s.strip_prefix('.') {
-        let end = r
-            .bytes()
-            .position(|c| !c.is_ascii_digit())
-            .unwrap_or(r.len());
+        let end = r.bytes().position(|c| !c.is_ascii_digit()).unwrap_or(r.len());
         Some((parse_frac(&r[..end])?, &r[end..]))
     } else {
         Some((0, s))
@@ -345,11 +334,9 @@ mod tests {
     fn rfc3339_forms() {
         let t = Timestamp::parse_rfc3339("2026-11-22T02:54:51.317Z", 0).expect("valid time");
         assert_eq!(t.to_string(), "2026-11-22T02:54:51.317Z");
-        let t2 =
-            Timestamp::parse_rfc3339("2020-11-25T18:55:56.519796+03:00", 0).expect("valid time");
+        let t2 = Timestamp::parse_rfc3339("2020-11-25T18:55:56.519796+03:00", 0).expect("valid time");
         assert_eq!(t2.to_string(), "2020-11-25T15:55:56.519796Z");
-        let t3 =
-            Timestamp::parse_rfc3339("2017-01-30T16:12:26.985026+0100", 0).expect("valid time");
+        let t3 = Timestamp::parse_rfc3339("2017-01-30T16:12:26.985026+0100", 0).expect("valid time");
         assert_eq!(t3.to_string(), "2017-01-30T15:12:26.985026Z");
         assert!(Timestamp::parse_rfc3339("2026-13-22T02:54:51Z", 0).is_none());
         assert!(Timestamp::parse_rfc3339("2026-02-30T02:54:51Z", 0).is_none());

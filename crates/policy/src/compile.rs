@@ -9,8 +9,8 @@ use risk::{Decision, ExceptionStatus};
 use crate::Policy;
 use crate::config::{GroupKind, OutsideSandbox, POLICY_SCHEMA};
 use crate::plan::{
-    Action, BypassState, Custom, EnforcementPlan, PLAN_VERSION, PlanApp, PlanBypass, PlanGroup,
-    PlanStamp, Rule, RuleReason, ScoreText,
+    Action, BypassState, Custom, EnforcementPlan, PLAN_VERSION, PlanApp, PlanBypass, PlanGroup, PlanStamp, Rule,
+    RuleReason, ScoreText,
 };
 
 struct Diags<'a> {
@@ -59,10 +59,7 @@ pub(crate) fn check(p: &Policy, text: &str) -> Vec<Diagnostic> {
             None,
             Some("version"),
             "version",
-            format!(
-                "this appwarden reads policy schema {POLICY_SCHEMA}, not {}",
-                f.version
-            ),
+            format!("this appwarden reads policy schema {POLICY_SCHEMA}, not {}", f.version),
         );
     }
     let org = &f.organisation;
@@ -83,10 +80,7 @@ pub(crate) fn check(p: &Policy, text: &str) -> Vec<Diagnostic> {
                 None,
                 Some(&format!("\"{s}\"")),
                 "organisation.sectors",
-                format!(
-                    "unknown sector `{s}` (known: {})",
-                    catalog::SECTORS[1..].join(", ")
-                ),
+                format!("unknown sector `{s}` (known: {})", catalog::SECTORS[1..].join(", ")),
             );
         }
     }
@@ -116,10 +110,7 @@ pub(crate) fn check(p: &Policy, text: &str) -> Vec<Diagnostic> {
                 off,
                 Some("id"),
                 "group.id",
-                format!(
-                    "`{}` is not a group id (lowercase letters, digits, '-')",
-                    g.id
-                ),
+                format!("`{}` is not a group id (lowercase letters, digits, '-')", g.id),
             );
         }
         if !seen.insert(g.id.as_str()) {
@@ -155,9 +146,7 @@ pub(crate) fn check(p: &Policy, text: &str) -> Vec<Diagnostic> {
                     off,
                     Some(&format!("\"{c}\"")),
                     "group.client_ids",
-                    format!(
-                        "`{c}` is not a client id (a DNS label: lowercase letters, digits, '-')"
-                    ),
+                    format!("`{c}` is not a client id (a DNS label: lowercase letters, digits, '-')"),
                 );
             }
         }
@@ -173,22 +162,12 @@ pub(crate) fn check(p: &Policy, text: &str) -> Vec<Diagnostic> {
         }
         for a in &g.allow {
             if let Err(m) = check_domain(a) {
-                d.at(
-                    off,
-                    Some(&format!("\"{}\"", a.escape_default())),
-                    "group.allow",
-                    m,
-                );
+                d.at(off, Some(&format!("\"{}\"", a.escape_default())), "group.allow", m);
             }
         }
         for a in &g.deny {
             if let Err(m) = check_block_rule(a) {
-                d.at(
-                    off,
-                    Some(&format!("\"{}\"", a.escape_default())),
-                    "group.deny",
-                    m,
-                );
+                d.at(off, Some(&format!("\"{}\"", a.escape_default())), "group.deny", m);
             }
         }
     }
@@ -239,10 +218,7 @@ pub(crate) fn check(p: &Policy, text: &str) -> Vec<Diagnostic> {
                 off,
                 Some("app"),
                 "exception.app",
-                format!(
-                    "`{}` is a bypass method; turn its group switch off instead",
-                    e.app
-                ),
+                format!("`{}` is a bypass method; turn its group switch off instead", e.app),
             ),
             Some(_) => {}
         }
@@ -306,12 +282,7 @@ fn plan_app(app: &App, assessment: Option<&risk::Assessment>) -> PlanApp {
         v.dedup();
     }
     let collect = |f: fn(&catalog::Footprint) -> &Vec<String>| {
-        sorted(
-            app.network
-                .iter()
-                .flat_map(|n| f(n).iter().cloned())
-                .collect(),
-        )
+        sorted(app.network.iter().flat_map(|n| f(n).iter().cloned()).collect())
     };
     PlanApp {
         name: app.name.clone(),
@@ -357,8 +328,7 @@ pub(crate) fn compile(p: &Policy, as_of: Day) -> EnforcementPlan {
                 if e.app == *id
                     && e.groups.contains(&g.id)
                     && decision == Decision::Block
-                    && e.evaluate(&p.profile, as_of, a.decision_before_exceptions, &a.gates)
-                        == ExceptionStatus::Applied
+                    && e.evaluate(&p.profile, as_of, a.decision_before_exceptions, &a.gates) == ExceptionStatus::Applied
                 {
                     decision = Decision::AllowOutsideSandbox;
                 }
@@ -393,9 +363,8 @@ pub(crate) fn compile(p: &Policy, as_of: Day) -> EnforcementPlan {
                 Decision::Allow => None,
             };
             let app = p.catalog.app(id);
-            let in_cats = |cats: &[String]| {
-                app.is_some_and(|x| x.categories.iter().find(|c| cats.contains(c)).is_some())
-            };
+            let in_cats =
+                |cats: &[String]| app.is_some_and(|x| x.categories.iter().find(|c| cats.contains(c)).is_some());
             let cat_of = |cats: &[String]| {
                 app.and_then(|x| x.categories.iter().find(|c| cats.contains(c)).cloned())
                     .unwrap_or_default()
@@ -430,12 +399,7 @@ pub(crate) fn compile(p: &Policy, as_of: Day) -> EnforcementPlan {
             }
         }
         let bypass = bypass_state(g);
-        for app in p
-            .catalog
-            .apps
-            .values()
-            .filter(|a| a.kind == AppKind::Bypass)
-        {
+        for app in p.catalog.apps.values().filter(|a| a.kind == AppKind::Bypass) {
             let Some(b) = &app.bypass else { continue };
             let rule = if bypass.enabled(b.method) {
                 Some(RuleReason::Bypass(b.method))
@@ -446,11 +410,7 @@ pub(crate) fn compile(p: &Policy, as_of: Day) -> EnforcementPlan {
                     .map(|c| RuleReason::Category(c.clone()))
             };
             if let Some(reason) = rule {
-                let action = if g.log_only {
-                    Action::LogOnly
-                } else {
-                    Action::Block
-                };
+                let action = if g.log_only { Action::LogOnly } else { Action::Block };
                 rules.insert(
                     &app.id,
                     Rule {

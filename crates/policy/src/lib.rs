@@ -14,9 +14,7 @@ use std::path::{Path, PathBuf};
 use catalog::{Catalog, Day, Diagnostic};
 use risk::{Assessment, Context, OrgContext, Profile};
 
-pub use config::{
-    BypassSwitches, Group, GroupKind, Organisation, OutsideSandbox, Override, PolicyFile,
-};
+pub use config::{BypassSwitches, Group, GroupKind, Organisation, OutsideSandbox, Override, PolicyFile};
 pub use plan::{Action, EnforcementPlan, PLAN_VERSION, PlanApp, PlanGroup, Rule, RuleReason};
 pub use template::init_template;
 
@@ -83,12 +81,7 @@ impl Policy {
     }
 
     /// Parses policy text; `base` resolves relative paths (profile file, overlay).
-    pub fn parse(
-        text: &str,
-        name: &str,
-        base: Option<&Path>,
-        overlay: Option<&Path>,
-    ) -> Result<Policy, PolicyError> {
+    pub fn parse(text: &str, name: &str, base: Option<&Path>, overlay: Option<&Path>) -> Result<Policy, PolicyError> {
         let file: PolicyFile = toml::from_str(text).map_err(|e| toml_error(text, name, &e))?;
         Self::from_parts(file, name.to_string(), text, base, overlay)
     }
@@ -114,11 +107,7 @@ impl Policy {
 
     /// Parses policy text against an already loaded catalog (the policy's
     /// own `catalog.overlay` is not read).
-    pub fn parse_with_catalog(
-        text: &str,
-        name: &str,
-        catalog: Catalog,
-    ) -> Result<Policy, PolicyError> {
+    pub fn parse_with_catalog(text: &str, name: &str, catalog: Catalog) -> Result<Policy, PolicyError> {
         let file: PolicyFile = toml::from_str(text).map_err(|e| toml_error(text, name, &e))?;
         Self::with_catalog(file, name.to_string(), text, None, catalog)
     }
@@ -221,9 +210,9 @@ impl Policy {
         } else {
             apps.iter()
                 .map(|k| {
-                    self.catalog.find(k).ok_or_else(|| {
-                        format!("no app `{k}` in the catalog (try `appwarden catalog list`)")
-                    })
+                    self.catalog
+                        .find(k)
+                        .ok_or_else(|| format!("no app `{k}` in the catalog (try `appwarden catalog list`)"))
                 })
                 .collect::<Result<_, _>>()?
         };

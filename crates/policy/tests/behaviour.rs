@@ -91,10 +91,7 @@ fn run_case(path: &Path) -> Vec<String> {
             if let Some(by) = ex.decided_by
                 && a.decided_by != by
             {
-                failures.push(format!(
-                    "{where_}: decided by {:?}, expected {:?}",
-                    a.decided_by, by
-                ));
+                failures.push(format!("{where_}: decided by {:?}, expected {:?}", a.decided_by, by));
             }
             if let Some(group) = &ex.group {
                 let plan = policy.plan(day);
@@ -107,9 +104,7 @@ fn run_case(path: &Path) -> Vec<String> {
                 if plan.group(group).is_none() {
                     failures.push(format!("{where_}: no group `{group}` in the plan"));
                 } else if got != want {
-                    failures.push(format!(
-                        "{where_}: group {group} action {got}, expected {want}"
-                    ));
+                    failures.push(format!("{where_}: group {group} action {got}, expected {want}"));
                 }
             }
         }
@@ -126,11 +121,7 @@ fn behaviour_cases() {
         .filter(|p| p.extension().is_some_and(|e| e == "toml"))
         .collect();
     paths.sort();
-    assert!(
-        paths.len() >= 6,
-        "expected the behaviour cases, found {}",
-        paths.len()
-    );
+    assert!(paths.len() >= 6, "expected the behaviour cases, found {}", paths.len());
     let failures: Vec<String> = paths.iter().flat_map(|p| run_case(p)).collect();
     assert!(
         failures.is_empty(),

@@ -31,8 +31,7 @@ fn the_init_template_passes_check_for_every_profile() {
     for id in risk::Profile::bundled_ids() {
         let p = risk::Profile::bundled(id).expect("profile");
         let text = policy::init_template(&p, "Org \"quoted\"", "US", &["finance".into()], day());
-        let policy =
-            Policy::parse(&text, "init", None, None).unwrap_or_else(|e| panic!("{id}: {e}"));
+        let policy = Policy::parse(&text, "init", None, None).unwrap_or_else(|e| panic!("{id}: {e}"));
         assert_eq!(policy.profile.id, id);
         assert_eq!(policy.groups.len(), 3);
         assert_eq!(policy.file.organisation.name, "Org \"quoted\"");
@@ -49,20 +48,15 @@ fn the_init_template_passes_check_for_every_profile() {
             })
             .collect::<Vec<_>>()
             .join("\n");
-        let policy = Policy::parse(&uncommented, "init", None, None)
-            .unwrap_or_else(|e| panic!("{id} with exception: {e}"));
+        let policy =
+            Policy::parse(&uncommented, "init", None, None).unwrap_or_else(|e| panic!("{id} with exception: {e}"));
         assert_eq!(policy.file.exceptions.len(), 1, "{id}");
     }
 }
 
 #[test]
 fn unknown_keys_and_bad_values_name_their_line() {
-    expect(
-        &format!("{ORG}colour = \"red\"\n"),
-        5,
-        "colour",
-        "unknown field",
-    );
+    expect(&format!("{ORG}colour = \"red\"\n"), 5, "colour", "unknown field");
     expect(
         "[organisation]\nname = \"Org\"\nprofile = \"bank\"\njurisdiction = \"Germany\"\n",
         4,
@@ -97,13 +91,9 @@ fn unknown_keys_and_bad_values_name_their_line() {
 
 #[test]
 fn overrides_only_tighten() {
-    let text = format!(
-        "{ORG}\n[[override]]\napp = \"tiktok\"\ndecision = \"allow\"\nreason = \"marketing\"\n"
-    );
+    let text = format!("{ORG}\n[[override]]\napp = \"tiktok\"\ndecision = \"allow\"\nreason = \"marketing\"\n");
     expect(&text, 8, "override.decision", "stricter");
-    let text = format!(
-        "{ORG}\n[[override]]\napp = \"no-such-app\"\ndecision = \"block\"\nreason = \"x\"\n"
-    );
+    let text = format!("{ORG}\n[[override]]\napp = \"no-such-app\"\ndecision = \"block\"\nreason = \"x\"\n");
     expect(&text, 7, "override.app", "no app");
 }
 
@@ -114,8 +104,7 @@ fn exceptions_need_approver_expiry_and_mitigations() {
             "{ORG}\n[[exception]]\napp = \"tiktok\"\napprover = \"{approver}\"\ngranted = 2026-01-01\nexpires = {expires}\nreason = \"r\"\nmitigations = [{mitigations}]\n"
         )
     };
-    let all =
-        "\"dedicated-device\", \"guest-network\", \"no-corporate-accounts\", \"no-corporate-data\"";
+    let all = "\"dedicated-device\", \"guest-network\", \"no-corporate-accounts\", \"no-corporate-data\"";
     assert!(problems(&exc("CISO", "2026-12-31", all)).is_empty());
     expect(
         &exc("CISO", "2027-01-02", all),
@@ -123,12 +112,7 @@ fn exceptions_need_approver_expiry_and_mitigations() {
         "exception.expires",
         "more than 12 months",
     );
-    expect(
-        &exc("", "2026-12-31", all),
-        8,
-        "exception.approver",
-        "no approver",
-    );
+    expect(&exc("", "2026-12-31", all), 8, "exception.approver", "no approver");
     expect(
         &exc("CISO", "2026-12-31", "\"dedicated-device\""),
         12,
@@ -201,18 +185,19 @@ fn category_blocks_log_only_groups_and_custom_rules() {
     );
     let pilot = plan.group("pilot").expect("pilot");
     assert!(!pilot.bypass.encrypted_dns);
-    assert!(!pilot.rules.iter().any(|r| matches!(
-        r.reason,
-        RuleReason::Bypass(catalog::BypassMethod::EncryptedDns)
-    )));
+    assert!(
+        !pilot
+            .rules
+            .iter()
+            .any(|r| matches!(r.reason, RuleReason::Bypass(catalog::BypassMethod::EncryptedDns)))
+    );
 }
 
 #[test]
 fn the_plan_is_deterministic_and_stamped() {
     let policy = Policy::builtin(None).expect("builtin");
     let a = serde_json::to_string_pretty(&policy.plan(day())).expect("json");
-    let b = serde_json::to_string_pretty(&Policy::builtin(None).expect("builtin").plan(day()))
-        .expect("json");
+    let b = serde_json::to_string_pretty(&Policy::builtin(None).expect("builtin").plan(day())).expect("json");
     assert_eq!(a, b);
     let v: serde_json::Value = serde_json::from_str(&a).expect("parse");
     assert_eq!(v["plan_version"], 1);
@@ -237,10 +222,7 @@ fn carve_outs_keep_an_allowed_service_working() {
     let policy = Policy::parse(&text, "t", None, None).expect("valid");
     let plan = policy.plan(day());
     let qq_only = plan.group("qq-only").expect("group");
-    assert!(
-        plan.rule("qq-only", "qq")
-            .is_some_and(|r| r.action == Action::Block)
-    );
+    assert!(plan.rule("qq-only", "qq").is_some_and(|r| r.action == Action::Block));
     if plan.rule("qq-only", "wechat").is_none() {
         assert!(
             qq_only.carve_outs.contains(&"wx.qq.com".to_string()),

@@ -36,9 +36,7 @@ impl OrgContext {
 }
 
 /// What to do about an app.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
-)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Decision {
     /// Installable on managed devices; allowed and monitored on the network.
@@ -67,9 +65,7 @@ impl std::fmt::Display for Decision {
 }
 
 /// Risk level of a score.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
-)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Level {
     /// Score below 25.
@@ -275,9 +271,7 @@ impl Context<'_> {
             }
             let binds = r.binding.iter().any(|b| {
                 jurisdiction_contains(&b.jurisdiction, &self.org.jurisdiction)
-                    && b.sectors
-                        .iter()
-                        .any(|s| s == "*" || self.org.sectors.contains(s))
+                    && b.sectors.iter().any(|s| s == "*" || self.org.sectors.contains(s))
             });
             if binds {
                 hits.push(GateHit {
@@ -307,11 +301,7 @@ impl Context<'_> {
     }
 
     /// The value of one factor (None = unknown), its confidence, rationale and sources.
-    fn factor(
-        &self,
-        app: &App,
-        f: FactorId,
-    ) -> (Option<u8>, Option<Confidence>, String, Vec<String>) {
+    fn factor(&self, app: &App, f: FactorId) -> (Option<u8>, Option<Confidence>, String, Vec<String>) {
         match f {
             FactorId::F6 => self.f6(app),
             FactorId::F7 => self.f7(app),
@@ -323,12 +313,7 @@ impl Context<'_> {
                     c.rationale.clone(),
                     c.sources.clone(),
                 ),
-                None => (
-                    None,
-                    None,
-                    "no rated evidence in the catalog".into(),
-                    Vec::new(),
-                ),
+                None => (None, None, "no rated evidence in the catalog".into(), Vec::new()),
             },
         }
     }
@@ -362,10 +347,7 @@ impl Context<'_> {
                     .filter(|_| depth < 8);
             }
             sources.extend(role.sources.iter().cloned());
-            let v = if control
-                .iter()
-                .any(|c| self.org.jurisdictions_of_concern.contains(c))
-            {
+            let v = if control.iter().any(|c| self.org.jurisdictions_of_concern.contains(c)) {
                 4
             } else if control
                 .iter()
@@ -392,26 +374,16 @@ impl Context<'_> {
             None => (
                 None,
                 None,
-                format!(
-                    "no operator recorded for {} on {}",
-                    self.org.jurisdiction, self.as_of
-                ),
+                format!("no operator recorded for {} on {}", self.org.jurisdiction, self.as_of),
                 sources,
             ),
             Some(v) => {
                 let verdict = match v {
                     4 => "at least one is on the organisation's list of jurisdictions of concern",
                     0 => "all are the organisation's own or adequate jurisdictions",
-                    _ => {
-                        "at least one is neither the organisation's own nor an adequate jurisdiction"
-                    }
+                    _ => "at least one is neither the organisation's own nor an adequate jurisdiction",
                 };
-                (
-                    Some(v),
-                    confidence,
-                    format!("{}; {verdict}", parts.join("; ")),
-                    sources,
-                )
+                (Some(v), confidence, format!("{}; {verdict}", parts.join("; ")), sources)
             }
         }
     }
@@ -430,10 +402,7 @@ impl Context<'_> {
                 .iter()
                 .map(|i| format!("{} ({}, severity {})", i.title, i.date, i.severity))
                 .collect();
-            let sources: Vec<String> = recent
-                .iter()
-                .flat_map(|i| i.sources.iter().cloned())
-                .collect();
+            let sources: Vec<String> = recent.iter().flat_map(|i| i.sources.iter().cloned()).collect();
             let conf = sorted
                 .iter()
                 .filter(|i| i.severity == max)
@@ -456,12 +425,7 @@ impl Context<'_> {
                 ),
                 Vec::new(),
             ),
-            None => (
-                None,
-                None,
-                "incident record not reviewed".into(),
-                Vec::new(),
-            ),
+            None => (None, None, "incident record not reviewed".into(), Vec::new()),
         }
     }
 
@@ -475,9 +439,7 @@ impl Context<'_> {
             }
             let binds = r.binding.iter().any(|b| {
                 jurisdiction_contains(&b.jurisdiction, &self.org.jurisdiction)
-                    && b.sectors
-                        .iter()
-                        .any(|s| s == "*" || self.org.sectors.contains(s))
+                    && b.sectors.iter().any(|s| s == "*" || self.org.sectors.contains(s))
             });
             if binds {
                 continue; // a gate, not a peer restriction
@@ -493,10 +455,7 @@ impl Context<'_> {
             _ => 4,
         };
         let text = if govs.is_empty() {
-            format!(
-                "no government restriction in force on {} is recorded",
-                self.as_of
-            )
+            format!("no government restriction in force on {} is recorded", self.as_of)
         } else {
             format!(
                 "restricted by {} government(s) ({}) in force on {}: {}",
@@ -564,11 +523,7 @@ impl Context<'_> {
         let score = 100.0 * point / wsum;
         let score_range = [100.0 * lo / wsum, 100.0 * hi / wsum];
         let base_level = Level::of(score);
-        let level = if floor {
-            base_level.max(Level::High)
-        } else {
-            base_level
-        };
+        let level = if floor { base_level.max(Level::High) } else { base_level };
 
         let gates = self.gates(app);
         let (base, decided_by, decision_range) = if gates.is_empty() {
@@ -579,11 +534,7 @@ impl Context<'_> {
                 [self.decide(score_range[0]), self.decide(score_range[1])],
             )
         } else {
-            (
-                Decision::Block,
-                DecidedBy::Gate,
-                [Decision::Block, Decision::Block],
-            )
+            (Decision::Block, DecidedBy::Gate, [Decision::Block, Decision::Block])
         };
 
         let mut decision = base;
@@ -592,10 +543,7 @@ impl Context<'_> {
         for e in exceptions {
             let status = e.evaluate(p, self.as_of, base, &gates);
             // group-scoped exceptions change only their groups' decisions (in the plan)
-            if status == ExceptionStatus::Applied
-                && decision == Decision::Block
-                && e.groups.is_empty()
-            {
+            if status == ExceptionStatus::Applied && decision == Decision::Block && e.groups.is_empty() {
                 decision = Decision::AllowOutsideSandbox;
                 by = DecidedBy::Exception;
             }

@@ -87,9 +87,7 @@ impl Exception {
                 self.expires, self.granted
             ));
         }
-        let limit = self
-            .granted
-            .plus_months(i32::from(profile.max_exception_months));
+        let limit = self.granted.plus_months(i32::from(profile.max_exception_months));
         if self.expires > limit {
             out.push(format!(
                 "expires {} — more than {} months after it was granted ({}); the latest allowed is {limit}",
@@ -113,13 +111,7 @@ impl Exception {
     }
 
     /// The outcome on `day` for an app whose decision before exceptions is `base`.
-    pub fn evaluate(
-        &self,
-        profile: &Profile,
-        day: Day,
-        base: Decision,
-        gates: &[GateHit],
-    ) -> ExceptionStatus {
+    pub fn evaluate(&self, profile: &Profile, day: Day, base: Decision, gates: &[GateHit]) -> ExceptionStatus {
         let problems = self.problems(profile);
         if !problems.is_empty() {
             return ExceptionStatus::Invalid(problems.join("; "));
@@ -136,9 +128,7 @@ impl Exception {
         for g in gates {
             match g.kind {
                 GateKind::Malware => {
-                    return ExceptionStatus::GateNotExempted(
-                        "a malware verdict admits no exception".into(),
-                    );
+                    return ExceptionStatus::GateNotExempted("a malware verdict admits no exception".into());
                 }
                 GateKind::BindingLaw => match &self.basis {
                     Some(b) if g.exception_bases.contains(b) => {}

@@ -15,13 +15,7 @@ fn fmt(x: f64) -> String {
 
 /// For each known factor, the single change of its value that would push the
 /// score across `threshold` (downwards when `down`).
-fn single_factor_moves(
-    ctx: &Context<'_>,
-    a: &Assessment,
-    raw: f64,
-    threshold: f64,
-    down: bool,
-) -> Vec<String> {
+fn single_factor_moves(ctx: &Context<'_>, a: &Assessment, raw: f64, threshold: f64, down: bool) -> Vec<String> {
     let wsum = f64::from(ctx.profile.weights.sum().max(1));
     let mut out = Vec::new();
     for f in &a.factors {
@@ -42,9 +36,7 @@ fn single_factor_moves(
         if let Some(nv) = hit {
             let how = if f.derived {
                 match f.id {
-                    catalog::FactorId::F6 => {
-                        " (a different operator or list of jurisdictions of concern)"
-                    }
+                    catalog::FactorId::F6 => " (a different operator or list of jurisdictions of concern)",
                     catalog::FactorId::F7 => " (incidents ageing out of the five-year window)",
                     _ => " (restrictions lifted or added)",
                 }

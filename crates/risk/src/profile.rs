@@ -94,10 +94,7 @@ pub const BUNDLED: &[(&str, &str)] = &[
     ("hospital", include_str!("../profiles/hospital.toml")),
     ("school", include_str!("../profiles/school.toml")),
     ("retail", include_str!("../profiles/retail.toml")),
-    (
-        "media-agency",
-        include_str!("../profiles/media-agency.toml"),
-    ),
+    ("media-agency", include_str!("../profiles/media-agency.toml")),
 ];
 
 impl Profile {
@@ -108,14 +105,13 @@ impl Profile {
 
     /// A bundled profile by id.
     pub fn bundled(id: &str) -> Result<Profile, RiskError> {
-        let (_, text) =
-            BUNDLED
-                .iter()
-                .find(|(i, _)| *i == id)
-                .ok_or_else(|| RiskError::UnknownProfile {
-                    name: id.to_string(),
-                    known: Self::bundled_ids().collect::<Vec<_>>().join(", "),
-                })?;
+        let (_, text) = BUNDLED
+            .iter()
+            .find(|(i, _)| *i == id)
+            .ok_or_else(|| RiskError::UnknownProfile {
+                name: id.to_string(),
+                known: Self::bundled_ids().collect::<Vec<_>>().join(", "),
+            })?;
         Self::parse(text, &format!("bundled profile {id}"))
     }
 
@@ -138,20 +134,18 @@ impl Profile {
     /// Parses and validates a profile file's text; `name` is used in errors.
     pub fn parse(text: &str, name: &str) -> Result<Profile, RiskError> {
         let profile: Profile = toml::from_str(text).map_err(|e| {
-            let line = e.span().map_or(1, |s| {
-                text[..s.start.min(text.len())].matches('\n').count() + 1
-            });
+            let line = e
+                .span()
+                .map_or(1, |s| text[..s.start.min(text.len())].matches('\n').count() + 1);
             RiskError::InvalidProfile {
                 name: name.to_string(),
                 message: format!("line {line}: {}", e.message().trim()),
             }
         })?;
-        profile
-            .validate()
-            .map_err(|message| RiskError::InvalidProfile {
-                name: name.to_string(),
-                message,
-            })?;
+        profile.validate().map_err(|message| RiskError::InvalidProfile {
+            name: name.to_string(),
+            message,
+        })?;
         Ok(profile)
     }
 
@@ -161,10 +155,7 @@ impl Profile {
             return Err("weights: at least one factor needs a weight above 0".into());
         }
         if self.unknown_default > 4 {
-            return Err(format!(
-                "unknown_default: {} is outside 0–4",
-                self.unknown_default
-            ));
+            return Err(format!("unknown_default: {} is outside 0–4", self.unknown_default));
         }
         if !(0.0..=100.0).contains(&self.allow_below) || !(0.0..=100.0).contains(&self.block_at) {
             return Err("allow_below and block_at are scores between 0 and 100".into());
@@ -181,11 +172,7 @@ impl Profile {
                 self.max_exception_months
             ));
         }
-        for j in self
-            .jurisdictions_of_concern
-            .iter()
-            .chain(&self.adequate_jurisdictions)
-        {
+        for j in self.jurisdictions_of_concern.iter().chain(&self.adequate_jurisdictions) {
             if !catalog::is_jurisdiction(j) {
                 return Err(format!("`{j}` is not a jurisdiction code"));
             }
@@ -202,37 +189,13 @@ mod tests {
     fn bundled_profiles_match_the_design_table() {
         // (id, weights F1..F9, unknown default, allow below, block at) from DESIGN.md
         let table: &[(&str, [u32; 9], u8, f64, f64)] = &[
-            (
-                "defense-contractor",
-                [10, 10, 5, 10, 5, 25, 10, 15, 10],
-                3,
-                20.0,
-                40.0,
-            ),
-            (
-                "government",
-                [10, 10, 5, 10, 5, 20, 10, 20, 10],
-                3,
-                25.0,
-                45.0,
-            ),
+            ("defense-contractor", [10, 10, 5, 10, 5, 25, 10, 15, 10], 3, 20.0, 40.0),
+            ("government", [10, 10, 5, 10, 5, 20, 10, 20, 10], 3, 25.0, 45.0),
             ("bank", [15, 10, 10, 15, 15, 15, 10, 10, 0], 2, 35.0, 65.0),
-            (
-                "hospital",
-                [20, 15, 15, 10, 15, 10, 10, 5, 0],
-                2,
-                35.0,
-                65.0,
-            ),
+            ("hospital", [20, 15, 15, 10, 15, 10, 10, 5, 0], 2, 35.0, 65.0),
             ("school", [25, 15, 20, 5, 5, 5, 20, 5, 0], 2, 30.0, 55.0),
             ("retail", [15, 10, 10, 15, 20, 10, 10, 10, 0], 2, 45.0, 80.0),
-            (
-                "media-agency",
-                [15, 15, 10, 15, 15, 15, 10, 5, 0],
-                2,
-                50.0,
-                85.0,
-            ),
+            ("media-agency", [15, 15, 10, 15, 15, 15, 10, 5, 0], 2, 50.0, 85.0),
         ];
         for (id, w, unk, allow, block) in table {
             let p = Profile::bundled(id).expect("bundled profile parses");

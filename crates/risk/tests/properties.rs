@@ -46,7 +46,9 @@ name = "Op"
         "country = \"{}\"\ncontrolled_from = [\"{}\"]\nsources = [\"s\"]\n",
         s.control, s.control
     ));
-    t.push_str("\n[[app]]\nid = \"x\"\nname = \"X\"\ncategories = [\"social-video\"]\nincidents_reviewed = 2026-01-01\n");
+    t.push_str(
+        "\n[[app]]\nid = \"x\"\nname = \"X\"\ncategories = [\"social-video\"]\nincidents_reviewed = 2026-01-01\n",
+    );
     t.push_str("\n[[app.operator]]\nid = \"op\"\nroles = [\"developer\"]\nsources = [\"s\"]\n");
     for (i, v) in s.rated.iter().enumerate() {
         if let Some(v) = v {
@@ -77,8 +79,7 @@ name = "Op"
 }
 
 fn catalog(s: &Synth) -> Catalog {
-    Catalog::from_files(&[(Origin::Bundled, "synth.toml".into(), toml_for(s))])
-        .expect("synthetic catalog is valid")
+    Catalog::from_files(&[(Origin::Bundled, "synth.toml".into(), toml_for(s))]).expect("synthetic catalog is valid")
 }
 
 fn day() -> Day {
@@ -221,10 +222,7 @@ fn a_gate_yields_to_an_exception_on_an_allowed_basis_only() {
     );
     e.basis = Some("marketing".into());
     let a = assess(&s, &p, &[&e]);
-    assert_eq!(
-        (a.decision, a.decided_by),
-        (Decision::Block, DecidedBy::Gate)
-    );
+    assert_eq!((a.decision, a.decided_by), (Decision::Block, DecidedBy::Gate));
 }
 
 #[test]
@@ -275,12 +273,7 @@ fn derived_factors_follow_the_organisation() {
     };
     let p = Profile::bundled("bank").expect("profile");
     let a = assess(&s, &p, &[]);
-    let f = |id: &str| {
-        a.factors
-            .iter()
-            .find(|f| f.id.to_string() == id)
-            .and_then(|f| f.value)
-    };
+    let f = |id: &str| a.factors.iter().find(|f| f.id.to_string() == id).and_then(|f| f.value);
     assert_eq!(f("F6"), Some(4), "CN is on the default list of concern");
     assert_eq!(f("F7"), Some(3));
     assert_eq!(f("F8"), Some(4), "three countries restrict it");
@@ -303,10 +296,7 @@ fn derived_factors_follow_the_organisation() {
         org: &org,
         as_of: day(),
     };
-    assert_eq!(
-        ctx.assess(cat.app("x").expect("x"), &[]).factors[5].value,
-        Some(0)
-    );
+    assert_eq!(ctx.assess(cat.app("x").expect("x"), &[]).factors[5].value, Some(0));
     // incidents older than five years age out: as of 2031-06-02 the 2025 incident no longer counts
     let later = Context {
         catalog: &cat,
@@ -314,8 +304,5 @@ fn derived_factors_follow_the_organisation() {
         org: &org,
         as_of: Day::new(2031, 6, 2).expect("day"),
     };
-    assert_eq!(
-        later.assess(cat.app("x").expect("x"), &[]).factors[6].value,
-        Some(0)
-    );
+    assert_eq!(later.assess(cat.app("x").expect("x"), &[]).factors[6].value, Some(0));
 }

@@ -4,10 +4,7 @@
 use std::time::{Duration, Instant};
 
 fn main() {
-    let rows: u64 = std::env::args()
-        .nth(1)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(300_000);
+    let rows: u64 = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(300_000);
     let dir = std::env::temp_dir().join(format!("appwarden-insert-rate-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let (sink, handle) = store::start_query_log(store::WriterConfig {
@@ -20,9 +17,9 @@ fn main() {
     .expect("open");
     let t0 = Instant::now();
     for i in 0..rows {
-        sink.emit(store::QueryEvent {
+        sink.emit_batched(store::QueryEvent {
             time_ms: store::now_ms(),
-            client: std::net::IpAddr::from([10, 0, (i >> 8) as u8, i as u8]),
+            client: std::net::IpAddr::from([10, 0, 0, (i % 200) as u8]), // 200 devices
             group: "corporate".into(),
             qname: format!("host{}.bench-{}.benchtld", i % 1000, i % 5),
             qtype: 1,
@@ -38,6 +35,7 @@ fn main() {
             transport: store::Transport::Udp,
         });
     }
+    sink.flush_local();
     let queued = t0.elapsed();
     drop(sink);
     handle.join().expect("writer");

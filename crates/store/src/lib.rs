@@ -15,6 +15,10 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rusqlite::{Connection, params};
+
+pub mod batch;
+
+use batch::{BatchEncoder, EncodedBatch};
 use serde::Serialize;
 
 /// What the resolver did with a query.
@@ -162,68 +166,24 @@ pub enum StoreError {
 }
 
 const MIGRATIONS: &[&str] = &[
-    // 1: the query log
-    "CREATE TABLE query_log (
+    // 1: the query log, stored as encoded batches (batch.rs) indexed by time, client and app
+    "CREATE TABLE query_batches (
         id INTEGER PRIMARY KEY,
-        time_ms INTEGER NOT NULL,
-        client TEXT NOT NULL,
-        client_group TEXT NOT NULL,
-        qname TEXT NOT NULL,
-        qtype INTEGER NOT NULL,
-        decision TEXT NOT NULL,
-        reason TEXT,
-        rule TEXT,
-        app TEXT,
-        category TEXT,
-        rcode INTEGER NOT NULL,
-        upstream TEXT,
-        latency_us INTEGER NOT NULL,
-        cache_hit INTEGER NOT NULL,
-        transport TEXT NOT NULL
+        first_ms INTEGER NOT NULL,
+        last_ms INTEGER NOT NULL,
+        events INTEGER NOT NULL,
+        data BLOB NOT NULL
      );
-     CREATE INDEX query_log_time ON query_log(time_ms);
-     CREATE INDEX query_log_client ON query_log(client, time_ms);
-     CREATE INDEX query_log_app ON query_log(app, time_ms) WHERE app IS NOT NULL;",
+     CREATE INDEX query_batches_time ON query_batches(last_ms, first_ms);
+     CREATE TABLE query_batch_clients (
+        client TEXT NOT NULL, batch INTEGER NOT NULL, events INTEGER NOT NULL,
+        PRIMARY KEY (client, batch)
+     ) WITHOUT ROWID;
+     CREATE TABLE query_batch_apps (
+        app TEXT NOT NULL, batch INTEGER NOT NULL, events INTEGER NOT NULL,
+        PRIMARY KEY (app, batch)
+     ) WITHOUT ROWID;",
 ];
-
-/// Rows written by one INSERT statement.
-pub const ROWS_PER_STATEMENT: usize = 64;
-const COLUMNS: usize = 15;
-
-fn insert_sql(rows: usize) -> String {
-    let mut sql = String::from(
-        "INSERT INTO query_log (time_ms, client, client_group, qname, qtype, decision, reason, rule, app, category, rcode, upstream, latency_us, cache_hit, transport) VALUES ",
-    );
-    for i in 0..rows {
-        if i > 0 {
-            sql.push(',');
-        }
-        sql.push_str("(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
-    }
-    sql
-}
-
-fn push_row(values: &mut Vec<rusqlite::types::Value>, e: &QueryEvent) {
-    use rusqlite::types::Value;
-    let text = |s: Option<&str>| s.map_or(Value::Null, |s| Value::Text(s.to_string()));
-    values.extend([
-        Value::Integer(e.time_ms as i64),
-        Value::Text(e.client.to_string()),
-        Value::Text(e.group.to_string()),
-        Value::Text(e.qname.clone()),
-        Value::Integer(i64::from(e.qtype)),
-        Value::Text(e.decision.as_str().to_string()),
-        text(e.reason.map(MatchReason::as_str)),
-        text(e.rule.as_deref()),
-        text(e.app.as_deref()),
-        text(e.category.as_deref()),
-        Value::Integer(i64::from(e.rcode)),
-        text(e.upstream.as_deref()),
-        Value::Integer(i64::from(e.latency_us)),
-        Value::Integer(i64::from(e.cache_hit)),
-        Value::Text(e.transport.as_str().to_string()),
-    ]);
-}
 
 /// The query log database.
 pub struct QueryLog {
@@ -247,136 +207,265 @@ impl QueryLog {
         })?;
         let path = dir.join("querylog.sqlite3");
         let conn = Connection::open(&path).map_err(sqlite(&path))?;
-        conn.execute_batch(
-            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;",
-        )
-        .map_err(sqlite(&path))?;
+        conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;")
+            .map_err(sqlite(&path))?;
         let version: i64 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .map_err(sqlite(&path))?;
         for (i, m) in MIGRATIONS.iter().enumerate().skip(version.max(0) as usize) {
-            conn.execute_batch(&format!(
-                "BEGIN; {m}; PRAGMA user_version = {}; COMMIT;",
-                i + 1
-            ))
-            .map_err(sqlite(&path))?;
+            conn.execute_batch(&format!("BEGIN; {m}; PRAGMA user_version = {}; COMMIT;", i + 1))
+                .map_err(sqlite(&path))?;
         }
         Ok(QueryLog { conn, path })
     }
 
-    /// Inserts events in one transaction, [`ROWS_PER_STATEMENT`] rows per statement.
+    /// Stores events as one batch.
     pub fn insert(&mut self, events: &[QueryEvent]) -> Result<(), StoreError> {
+        let mut enc = BatchEncoder::default();
+        for e in events {
+            enc.push(e);
+        }
+        if enc.is_empty() {
+            return Ok(());
+        }
+        self.insert_batch(&enc.finish())
+    }
+
+    /// Stores an encoded batch and its index rows in one transaction.
+    pub fn insert_batch(&mut self, b: &EncodedBatch) -> Result<(), StoreError> {
         let path = self.path.clone();
         let tx = self.conn.transaction().map_err(sqlite(&path))?;
+        tx.execute(
+            "INSERT INTO query_batches (first_ms, last_ms, events, data) VALUES (?1, ?2, ?3, ?4)",
+            params![b.first_ms as i64, b.last_ms as i64, b.count, b.blob],
+        )
+        .map_err(sqlite(&path))?;
+        let id = tx.last_insert_rowid();
         {
-            let full = insert_sql(ROWS_PER_STATEMENT);
-            let mut st = tx.prepare_cached(&full).map_err(sqlite(&path))?;
-            let mut chunks = events.chunks_exact(ROWS_PER_STATEMENT);
-            let mut values: Vec<rusqlite::types::Value> =
-                Vec::with_capacity(ROWS_PER_STATEMENT * COLUMNS);
-            for chunk in &mut chunks {
-                values.clear();
-                chunk.iter().for_each(|e| push_row(&mut values, e));
-                st.execute(rusqlite::params_from_iter(values.drain(..)))
-                    .map_err(sqlite(&path))?;
+            let mut st = tx
+                .prepare_cached("INSERT INTO query_batch_clients (client, batch, events) VALUES (?1, ?2, ?3)")
+                .map_err(sqlite(&path))?;
+            for (c, n) in &b.clients {
+                st.execute(params![c.to_string(), id, n]).map_err(sqlite(&path))?;
             }
-            let rest = chunks.remainder();
-            if !rest.is_empty() {
-                let mut st = tx
-                    .prepare_cached(&insert_sql(rest.len()))
-                    .map_err(sqlite(&path))?;
-                values.clear();
-                rest.iter().for_each(|e| push_row(&mut values, e));
-                st.execute(rusqlite::params_from_iter(values.drain(..)))
-                    .map_err(sqlite(&path))?;
+            let mut st = tx
+                .prepare_cached("INSERT INTO query_batch_apps (app, batch, events) VALUES (?1, ?2, ?3)")
+                .map_err(sqlite(&path))?;
+            for (a, n) in &b.apps {
+                st.execute(params![&**a, id, n]).map_err(sqlite(&path))?;
             }
         }
         tx.commit().map_err(sqlite(&path))
     }
 
-    /// Deletes entries older than `days`; returns how many.
-    pub fn apply_retention(&self, days: u32) -> Result<usize, StoreError> {
-        let cutoff = now_ms().saturating_sub(u64::from(days) * 86_400_000) as i64;
-        self.conn
-            .execute("DELETE FROM query_log WHERE time_ms < ?1", params![cutoff])
-            .map_err(sqlite(&self.path))
+    /// Events matching `f`, newest first (at most `f.limit`).
+    pub fn query(&self, f: &QueryFilter) -> Result<Vec<QueryEvent>, StoreError> {
+        let from = f.from_ms.unwrap_or(0) as i64;
+        let to = f.to_ms.map_or(i64::MAX, |t| t as i64);
+        let (sql, key): (&str, Option<String>) = match (&f.client, &f.app) {
+            (Some(c), _) => (
+                "SELECT b.data FROM query_batches b JOIN query_batch_clients c ON c.batch = b.id
+                 WHERE c.client = ?3 AND b.last_ms >= ?1 AND b.first_ms <= ?2 ORDER BY b.id DESC",
+                Some(c.to_string()),
+            ),
+            (None, Some(a)) => (
+                "SELECT b.data FROM query_batches b JOIN query_batch_apps a ON a.batch = b.id
+                 WHERE a.app = ?3 AND b.last_ms >= ?1 AND b.first_ms <= ?2 ORDER BY b.id DESC",
+                Some(a.clone()),
+            ),
+            (None, None) => (
+                "SELECT data FROM query_batches WHERE last_ms >= ?1 AND first_ms <= ?2 AND ?3 IS NULL ORDER BY id DESC",
+                None,
+            ),
+        };
+        let mut st = self.conn.prepare(sql).map_err(sqlite(&self.path))?;
+        let mut rows = st.query(params![from, to, key]).map_err(sqlite(&self.path))?;
+        let mut out = Vec::new();
+        let limit = f.limit.unwrap_or(usize::MAX);
+        while let Some(row) = rows.next().map_err(sqlite(&self.path))? {
+            let blob: Vec<u8> = row.get(0).map_err(sqlite(&self.path))?;
+            let Some(events) = batch::decode(&blob) else {
+                tracing::warn!("a damaged query-log batch was skipped");
+                continue;
+            };
+            out.extend(events.into_iter().rev().filter(|e| f.matches(e)));
+            if out.len() >= limit {
+                break;
+            }
+        }
+        out.sort_by(|a, b| b.time_ms.cmp(&a.time_ms));
+        out.truncate(limit);
+        Ok(out)
     }
 
-    /// Number of rows.
+    /// Deletes batches whose newest event is older than `days`; returns how many batches.
+    pub fn apply_retention(&self, days: u32) -> Result<usize, StoreError> {
+        let cutoff = now_ms().saturating_sub(u64::from(days) * 86_400_000) as i64;
+        let n = self
+            .conn
+            .execute("DELETE FROM query_batches WHERE last_ms < ?1", params![cutoff])
+            .map_err(sqlite(&self.path))?;
+        if n > 0 {
+            self.conn
+                .execute_batch(
+                    "DELETE FROM query_batch_clients WHERE batch NOT IN (SELECT id FROM query_batches);
+                     DELETE FROM query_batch_apps WHERE batch NOT IN (SELECT id FROM query_batches);",
+                )
+                .map_err(sqlite(&self.path))?;
+        }
+        Ok(n)
+    }
+
+    /// Number of events stored.
     pub fn count(&self) -> Result<u64, StoreError> {
         self.conn
-            .query_row("SELECT COUNT(*) FROM query_log", [], |r| r.get::<_, i64>(0))
+            .query_row("SELECT COALESCE(SUM(events), 0) FROM query_batches", [], |r| {
+                r.get::<_, i64>(0)
+            })
             .map(|n| n as u64)
             .map_err(sqlite(&self.path))
     }
 
-    /// The most recent rows, newest first.
-    pub fn recent(&self, limit: u32) -> Result<Vec<RecentRow>, StoreError> {
-        let mut st = self
-            .conn
-            .prepare("SELECT time_ms, client, qname, decision, app FROM query_log ORDER BY time_ms DESC, id DESC LIMIT ?1")
-            .map_err(sqlite(&self.path))?;
-        let rows = st
-            .query_map(params![limit], |r| {
-                Ok((
-                    r.get::<_, i64>(0)? as u64,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                ))
-            })
-            .map_err(sqlite(&self.path))?;
-        rows.collect::<Result<Vec<_>, _>>()
-            .map_err(sqlite(&self.path))
+    /// The most recent events, newest first.
+    pub fn recent(&self, limit: usize) -> Result<Vec<QueryEvent>, StoreError> {
+        self.query(&QueryFilter {
+            limit: Some(limit),
+            ..QueryFilter::default()
+        })
     }
 }
 
-/// A query-log row in brief: (time_ms, client, qname, decision, app).
-pub type RecentRow = (u64, String, String, String, Option<String>);
+/// What to read from the query log.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct QueryFilter {
+    /// From this time (ms, inclusive).
+    pub from_ms: Option<u64>,
+    /// Until this time (ms, inclusive).
+    pub to_ms: Option<u64>,
+    /// Only this client.
+    pub client: Option<IpAddr>,
+    /// Only this app.
+    pub app: Option<String>,
+    /// At most this many events.
+    pub limit: Option<usize>,
+}
+
+impl QueryFilter {
+    fn matches(&self, e: &QueryEvent) -> bool {
+        self.from_ms.is_none_or(|f| e.time_ms >= f)
+            && self.to_ms.is_none_or(|t| e.time_ms <= t)
+            && self.client.is_none_or(|c| e.client == c)
+            && self.app.as_deref().is_none_or(|a| e.app.as_deref() == Some(a))
+    }
+}
 
 /// The sending side of the query log: cheap to clone, never blocks.
+///
+/// Events travel in batches: [`EventSink::emit_batched`] collects them in a
+/// per-thread buffer and sends a batch every [`LOCAL_BATCH`] events or
+/// [`LOCAL_FLUSH`], so a busy receiving thread does not wake the writer (a
+/// futex and a context switch) once per query. [`EventSink::emit`] sends at once.
 #[derive(Clone)]
 pub struct EventSink {
-    tx: Option<SyncSender<QueryEvent>>,
+    tx: Option<SyncSender<Vec<QueryEvent>>>,
     dropped: Arc<AtomicU64>,
     sent: Arc<AtomicU64>,
+    id: u64,
+}
+
+/// Events collected per thread before a batch is sent.
+pub const LOCAL_BATCH: usize = 256;
+/// Longest an event waits in a thread's buffer while more events arrive.
+pub const LOCAL_FLUSH: Duration = Duration::from_millis(50);
+
+static SINK_IDS: AtomicU64 = AtomicU64::new(1);
+
+thread_local! {
+    static LOCAL: std::cell::RefCell<(u64, Vec<QueryEvent>, Option<Instant>)> =
+        const { std::cell::RefCell::new((0, Vec::new(), None)) };
 }
 
 impl EventSink {
-    /// A sink that discards everything (query log off).
-    pub fn disabled() -> EventSink {
+    fn with_tx(tx: Option<SyncSender<Vec<QueryEvent>>>) -> EventSink {
         EventSink {
-            tx: None,
+            tx,
             dropped: Arc::new(AtomicU64::new(0)),
             sent: Arc::new(AtomicU64::new(0)),
+            id: SINK_IDS.fetch_add(1, Ordering::Relaxed),
         }
     }
 
-    /// A sink feeding an in-process receiver (the monitor, tests) with a queue of `queue` events.
-    pub fn channel(queue: usize) -> (EventSink, Receiver<QueryEvent>) {
-        let (tx, rx) = std::sync::mpsc::sync_channel(queue.max(1));
-        (
-            EventSink {
-                tx: Some(tx),
-                dropped: Arc::new(AtomicU64::new(0)),
-                sent: Arc::new(AtomicU64::new(0)),
-            },
-            rx,
-        )
+    /// A sink that discards everything (query log off).
+    pub fn disabled() -> EventSink {
+        Self::with_tx(None)
     }
 
-    /// Queues an event; when the queue is full the event is dropped and counted.
-    pub fn emit(&self, e: QueryEvent) {
-        if let Some(tx) = &self.tx {
-            match tx.try_send(e) {
-                Ok(()) => {
-                    self.sent.fetch_add(1, Ordering::Relaxed);
-                }
-                Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
-                    self.dropped.fetch_add(1, Ordering::Relaxed);
-                }
+    /// A sink feeding an in-process receiver (the monitor, tests); the queue holds `queue` batches.
+    pub fn channel(queue: usize) -> (EventSink, Receiver<Vec<QueryEvent>>) {
+        let (tx, rx) = std::sync::mpsc::sync_channel(queue.max(1));
+        (Self::with_tx(Some(tx)), rx)
+    }
+
+    fn send(&self, v: Vec<QueryEvent>) {
+        let Some(tx) = &self.tx else { return };
+        let n = v.len() as u64;
+        if n == 0 {
+            return;
+        }
+        match tx.try_send(v) {
+            Ok(()) => {
+                self.sent.fetch_add(n, Ordering::Relaxed);
             }
+            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
+                self.dropped.fetch_add(n, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Sends one event now; when the queue is full it is dropped and counted.
+    pub fn emit(&self, e: QueryEvent) {
+        if self.tx.is_some() {
+            self.send(vec![e]);
+        }
+    }
+
+    /// Adds an event to this thread's batch; sends the batch when it is full
+    /// or old. Call [`EventSink::flush_local`] when the thread goes idle.
+    pub fn emit_batched(&self, e: QueryEvent) {
+        if self.tx.is_none() {
+            return;
+        }
+        let full = LOCAL.with(|l| {
+            let mut l = l.borrow_mut();
+            if l.0 != self.id && !l.1.is_empty() {
+                // another sink's leftovers on this thread: count them as dropped rather than misfile them
+                l.1.clear();
+            }
+            l.0 = self.id;
+            l.1.push(e);
+            let started = *l.2.get_or_insert_with(Instant::now);
+            (l.1.len() >= LOCAL_BATCH || started.elapsed() >= LOCAL_FLUSH).then(|| {
+                l.2 = None;
+                std::mem::replace(&mut l.1, Vec::with_capacity(LOCAL_BATCH))
+            })
+        });
+        if let Some(batch) = full {
+            self.send(batch);
+        }
+    }
+
+    /// Sends whatever this thread has collected.
+    pub fn flush_local(&self) {
+        let batch = LOCAL.with(|l| {
+            let mut l = l.borrow_mut();
+            if l.0 != self.id || l.1.is_empty() {
+                return None;
+            }
+            l.2 = None;
+            Some(std::mem::take(&mut l.1))
+        });
+        if let Some(batch) = batch {
+            self.send(batch);
         }
     }
 
@@ -413,19 +502,14 @@ pub struct WriterConfig {
 
 /// Opens the query log and starts its writer thread. Returns the sink, and
 /// the thread's handle (it ends when every sink is dropped, after a final flush).
-pub fn start_query_log(
-    cfg: WriterConfig,
-) -> Result<(EventSink, std::thread::JoinHandle<()>), StoreError> {
+pub fn start_query_log(cfg: WriterConfig) -> Result<(EventSink, std::thread::JoinHandle<()>), StoreError> {
     let mut log = QueryLog::open(&cfg.dir)?;
     if let Err(e) = log.apply_retention(cfg.retention_days) {
         tracing::warn!(error = %e, "query log retention failed");
     }
-    let (tx, rx) = std::sync::mpsc::sync_channel(cfg.queue.max(1));
-    let sink = EventSink {
-        tx: Some(tx),
-        dropped: Arc::new(AtomicU64::new(0)),
-        sent: Arc::new(AtomicU64::new(0)),
-    };
+    // the queue is counted in batches of up to LOCAL_BATCH events; single events (TCP, cache
+    // misses) take a slot each, so allow four times the batches the event budget needs
+    let (sink, rx) = EventSink::channel(cfg.queue.div_ceil(LOCAL_BATCH).max(16) * 4);
     let handle = std::thread::Builder::new()
         .name("querylog".into())
         .spawn(move || writer(&mut log, &rx, &cfg))
@@ -440,16 +524,16 @@ fn cfg_dir_placeholder() -> PathBuf {
     PathBuf::from("<querylog thread>")
 }
 
-fn writer(log: &mut QueryLog, rx: &Receiver<QueryEvent>, cfg: &WriterConfig) {
-    let mut batch = Vec::with_capacity(cfg.batch);
+fn writer(log: &mut QueryLog, rx: &Receiver<Vec<QueryEvent>>, cfg: &WriterConfig) {
+    let mut enc = BatchEncoder::default();
     let mut last_retention = Instant::now();
     loop {
         let deadline = Instant::now() + cfg.flush_every;
         let mut closed = false;
-        while batch.len() < cfg.batch {
+        while (enc.len() as usize) < cfg.batch {
             let wait = deadline.saturating_duration_since(Instant::now());
             match rx.recv_timeout(wait) {
-                Ok(e) => batch.push(e),
+                Ok(events) => events.iter().for_each(|e| enc.push(e)),
                 Err(RecvTimeoutError::Timeout) => break,
                 Err(RecvTimeoutError::Disconnected) => {
                     closed = true;
@@ -457,11 +541,11 @@ fn writer(log: &mut QueryLog, rx: &Receiver<QueryEvent>, cfg: &WriterConfig) {
                 }
             }
         }
-        if !batch.is_empty() {
-            if let Err(e) = log.insert(&batch) {
-                tracing::error!(error = %e, rows = batch.len(), "query log write failed; rows lost");
+        if !enc.is_empty() {
+            let b = enc.finish();
+            if let Err(e) = log.insert_batch(&b) {
+                tracing::error!(error = %e, events = b.count, "query log write failed; events lost");
             }
-            batch.clear();
         }
         if last_retention.elapsed() > Duration::from_secs(3600) {
             let _ = log.apply_retention(cfg.retention_days);
@@ -510,28 +594,56 @@ mod tests {
         })
         .expect("open");
         for i in 0..2000 {
-            sink.emit(event(i));
+            sink.emit_batched(event(i));
         }
+        sink.flush_local();
         assert_eq!(sink.sent(), 2000);
         drop(sink);
         handle.join().expect("writer ends after the last sink");
         let log = QueryLog::open(&dir).expect("reopen");
         assert_eq!(log.count().expect("count"), 2000);
         let recent = log.recent(1).expect("recent");
-        assert_eq!(recent[0].2, "n1999.tiktok.com");
-        assert_eq!(recent[0].4.as_deref(), Some("tiktok"));
+        assert_eq!(recent[0].qname, "n1999.tiktok.com");
+        assert_eq!(recent[0].app.as_deref(), Some("tiktok"));
+        // by client and by app through the batch indexes
+        let mine = log
+            .query(&QueryFilter {
+                client: Some("192.0.2.1".parse().expect("ip")),
+                ..QueryFilter::default()
+            })
+            .expect("by client");
+        assert_eq!(mine.len(), 2000);
+        let none = log
+            .query(&QueryFilter {
+                client: Some("192.0.2.99".parse().expect("ip")),
+                ..QueryFilter::default()
+            })
+            .expect("by client");
+        assert!(none.is_empty());
+        let tiktok = log
+            .query(&QueryFilter {
+                app: Some("tiktok".into()),
+                limit: Some(10),
+                ..QueryFilter::default()
+            })
+            .expect("by app");
+        assert_eq!(tiktok.len(), 10);
+        assert!(tiktok.windows(2).all(|w| w[0].time_ms >= w[1].time_ms), "newest first");
 
         // a full queue drops and counts instead of waiting
-        let (tx, _rx) = std::sync::mpsc::sync_channel(1);
-        let tiny = EventSink {
-            tx: Some(tx),
-            dropped: Arc::new(AtomicU64::new(0)),
-            sent: Arc::new(AtomicU64::new(0)),
-        };
+        let (tiny, rx) = EventSink::channel(1);
         for i in 0..10 {
             tiny.emit(event(i));
         }
         assert_eq!((tiny.sent(), tiny.dropped()), (1, 9));
+        // batched: nothing is sent until the batch fills or is flushed
+        drop(rx.try_recv());
+        for i in 0..(LOCAL_BATCH as u64 + 10) {
+            tiny.emit_batched(event(i));
+        }
+        assert_eq!(rx.try_recv().map(|b| b.len()).ok(), Some(LOCAL_BATCH));
+        tiny.flush_local();
+        assert_eq!(rx.try_recv().map(|b| b.len()).ok(), Some(10));
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

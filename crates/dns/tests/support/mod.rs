@@ -61,23 +61,11 @@ fn answer(q: &Message) -> Option<Message> {
         }
         "cdn-alias.example.test." => {
             let target = Name::from_ascii("v16.tiktokv.com.edgesuite.net.").ok()?;
-            m.add_answer(Record::from_rdata(
-                n,
-                300,
-                RData::CNAME(rdata::CNAME(target.clone())),
-            ));
-            m.add_answer(Record::from_rdata(
-                target,
-                300,
-                RData::A(rdata::A::new(192, 0, 2, 99)),
-            ));
+            m.add_answer(Record::from_rdata(n, 300, RData::CNAME(rdata::CNAME(target.clone()))));
+            m.add_answer(Record::from_rdata(target, 300, RData::A(rdata::A::new(192, 0, 2, 99))));
         }
         "ipblocked.example.test." => {
-            m.add_answer(Record::from_rdata(
-                n,
-                300,
-                RData::A(rdata::A::new(198, 51, 100, 7)),
-            ));
+            m.add_answer(Record::from_rdata(n, 300, RData::A(rdata::A::new(198, 51, 100, 7))));
         }
         "hinted.example.test." if query.query_type() == RecordType::HTTPS => {
             let params = vec![(
@@ -101,11 +89,7 @@ fn answer(q: &Message) -> Option<Message> {
         _ => {
             // everything else exists: blocked names are told apart by the resolver's NXDOMAIN
             if query.query_type() == RecordType::A {
-                m.add_answer(Record::from_rdata(
-                    n,
-                    300,
-                    RData::A(rdata::A::new(192, 0, 2, 1)),
-                ));
+                m.add_answer(Record::from_rdata(n, 300, RData::A(rdata::A::new(192, 0, 2, 1))));
             }
         }
     }
@@ -125,9 +109,7 @@ impl Upstream {
             .block_on(tokio::net::UdpSocket::bind("127.0.0.1:0"))
             .expect("bind udp");
         let addr = udp.local_addr().expect("addr");
-        let tcp = rt
-            .block_on(tokio::net::TcpListener::bind(addr))
-            .expect("bind tcp");
+        let tcp = rt.block_on(tokio::net::TcpListener::bind(addr)).expect("bind tcp");
         let count = queries.clone();
         rt.spawn(async move {
             let mut buf = vec![0u8; 4096];
@@ -139,10 +121,7 @@ impl Upstream {
                 let Ok(q) = Message::from_vec(&buf[..n]) else {
                     continue;
                 };
-                let limit = q
-                    .edns
-                    .as_ref()
-                    .map_or(512, |e| usize::from(e.max_payload()));
+                let limit = q.edns.as_ref().map_or(512, |e| usize::from(e.max_payload()));
                 if let Some(mut m) = answer(&q) {
                     let mut bytes = m.to_vec().expect("encode");
                     if bytes.len() > limit {
@@ -184,11 +163,7 @@ impl Upstream {
                 });
             }
         });
-        Upstream {
-            addr,
-            queries,
-            _rt: rt,
-        }
+        Upstream { addr, queries, _rt: rt }
     }
 
     pub fn count(&self) -> u64 {

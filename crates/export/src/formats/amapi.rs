@@ -43,9 +43,7 @@ pub(crate) fn write(ctx: &Ctx<'_>, counts: &mut Counts) -> Result<Vec<u8>, Expor
             "applicationReportingSettings": { "includeRemovedApps": true }
         }
     });
-    let personal = o
-        .personal_usage
-        .unwrap_or(ctx.group.kind == policy::GroupKind::Byod);
+    let personal = o.personal_usage.unwrap_or(ctx.group.kind == policy::GroupKind::Byod);
     if personal {
         let personal_apps: Vec<Value> = blocked
             .iter()

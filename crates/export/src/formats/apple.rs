@@ -99,12 +99,7 @@ pub(crate) fn write(ctx: &Ctx<'_>, counts: &mut Counts) -> Result<Vec<u8>, Expor
         }
         ids.sort();
         ids.dedup();
-        (
-            "allowListedAppBundleIDs",
-            "whitelistedAppBundleIDs",
-            ids,
-            "allowed",
-        )
+        ("allowListedAppBundleIDs", "whitelistedAppBundleIDs", ids, "allowed")
     } else {
         (
             "blockedAppBundleIDs",
@@ -119,14 +114,8 @@ pub(crate) fn write(ctx: &Ctx<'_>, counts: &mut Counts) -> Result<Vec<u8>, Expor
     let outer_uuid = uuid_from(&format!("outer|{seed}"));
     let strs = |v: &[String]| P::Arr(v.iter().map(|s| P::Str(s.clone())).collect());
     let mut inner = vec![
-        (
-            "PayloadDisplayName",
-            P::Str(format!("appwarden: apps {what} ({g})")),
-        ),
-        (
-            "PayloadIdentifier",
-            P::Str(format!("{ident}.applicationaccess")),
-        ),
+        ("PayloadDisplayName", P::Str(format!("appwarden: apps {what} ({g})"))),
+        ("PayloadIdentifier", P::Str(format!("{ident}.applicationaccess"))),
         ("PayloadType", P::Str("com.apple.applicationaccess".into())),
         ("PayloadUUID", P::Str(inner_uuid)),
         ("PayloadVersion", P::Int(1)),
@@ -145,15 +134,9 @@ pub(crate) fn write(ctx: &Ctx<'_>, counts: &mut Counts) -> Result<Vec<u8>, Expor
     let top = P::Dict(vec![
         ("PayloadContent", P::Arr(vec![P::Dict(inner)])),
         ("PayloadDescription", P::Str(description)),
-        (
-            "PayloadDisplayName",
-            P::Str(format!("appwarden: apps {what} ({g})")),
-        ),
+        ("PayloadDisplayName", P::Str(format!("appwarden: apps {what} ({g})"))),
         ("PayloadIdentifier", P::Str(ident.clone())),
-        (
-            "PayloadOrganization",
-            P::Str(ctx.plan.stamp.organisation.clone()),
-        ),
+        ("PayloadOrganization", P::Str(ctx.plan.stamp.organisation.clone())),
         ("PayloadRemovalDisallowed", P::Bool(o.removal_disallowed)),
         ("PayloadType", P::Str("Configuration".into())),
         ("PayloadUUID", P::Str(outer_uuid)),

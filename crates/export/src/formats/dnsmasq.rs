@@ -52,8 +52,7 @@ pub(crate) fn write(ctx: &Ctx<'_>, counts: &mut Counts) -> Result<Vec<u8>, Expor
         &commented,
     );
     let notes = [
-        "load with conf-file=PATH (or drop into conf-dir); check with dnsmasq --test -C PATH"
-            .to_string(),
+        "load with conf-file=PATH (or drop into conf-dir); check with dnsmasq --test -C PATH".to_string(),
         "NODATA cannot be expressed: those names answer NXDOMAIN".to_string(),
     ];
     Ok((ctx.header(counts, &notes, "# ") + &body).into_bytes())

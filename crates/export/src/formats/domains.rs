@@ -37,9 +37,6 @@ pub(crate) fn write(ctx: &Ctx<'_>, counts: &mut Counts) -> Result<Vec<u8>, Expor
         "allowed below a listed domain (custom.allow, not expressible here):",
         &exceptions,
     );
-    let notes = [
-        "each line blocks the name and its subdomains; lines starting with # are comments"
-            .to_string(),
-    ];
+    let notes = ["each line blocks the name and its subdomains; lines starting with # are comments".to_string()];
     Ok((ctx.header(counts, &notes, "# ") + &body).into_bytes())
 }

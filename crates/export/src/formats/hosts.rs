@@ -37,7 +37,8 @@ pub(crate) fn write(ctx: &Ctx<'_>, counts: &mut Counts) -> Result<Vec<u8>, Expor
         &commented,
     );
     let notes = [
-        "hosts files match exact names only: subdomains of the listed names are NOT blocked; prefer a DNS format".to_string(),
+        "hosts files match exact names only: subdomains of the listed names are NOT blocked; prefer a DNS format"
+            .to_string(),
         "NXDOMAIN cannot be expressed: blocked names answer 0.0.0.0 and ::".to_string(),
     ];
     Ok((ctx.header(counts, &notes, "# ") + &body).into_bytes())

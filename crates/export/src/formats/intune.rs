@@ -40,9 +40,7 @@ pub(crate) fn write_graph(ctx: &Ctx<'_>, counts: &mut Counts) -> Result<Vec<u8>,
                 "appId": id,
             });
             if platform == Platform::Android {
-                item["appStoreUrl"] = json!(format!(
-                    "https://play.google.com/store/apps/details?id={id}"
-                ));
+                item["appStoreUrl"] = json!(format!("https://play.google.com/store/apps/details?id={id}"));
             }
             items.push(item);
         }
@@ -50,7 +48,10 @@ pub(crate) fn write_graph(ctx: &Ctx<'_>, counts: &mut Counts) -> Result<Vec<u8>,
     items.sort_by(|a, b| a["appId"].as_str().cmp(&b["appId"].as_str()));
     items.dedup_by(|a, b| a["appId"] == b["appId"]);
     counts.written += items.len();
-    let notes = vec!["Marks devices noncompliant while a listed app is installed; pair with Conditional Access. Graph beta API.".to_string()];
+    let notes = vec![
+        "Marks devices noncompliant while a listed app is installed; pair with Conditional Access. Graph beta API."
+            .to_string(),
+    ];
     let policy = json!({
         "@odata.type": odata,
         "displayName": format!("appwarden {g}: restricted apps"),
@@ -74,10 +75,7 @@ pub(crate) fn write_graph(ctx: &Ctx<'_>, counts: &mut Counts) -> Result<Vec<u8>,
 /// One CSV field: quoted, quotes doubled, line breaks removed, and a leading
 /// `= + - @` neutralised so a spreadsheet does not run it as a formula.
 fn csv_field(s: &str) -> String {
-    let mut t: String = s
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
+    let mut t: String = s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
     if t.starts_with(['=', '+', '-', '@']) {
         t.insert(0, '\'');
     }

@@ -17,9 +17,7 @@ fn action(e: Effective, ttl: u32) -> String {
         Effective::Nxdomain => "policy.DENY".to_string(),
         Effective::Nodata => "policy.ANSWER({}, true)".to_string(),
         Effective::Ip(v4, v6) => {
-            let mut s = format!(
-                "policy.ANSWER({{ [kres.type.A] = {{ rdata = kres.str2ip('{v4}'), ttl = {ttl} }}"
-            );
+            let mut s = format!("policy.ANSWER({{ [kres.type.A] = {{ rdata = kres.str2ip('{v4}'), ttl = {ttl} }}");
             if let Some(v6) = v6 {
                 s.push_str(&format!(
                     ", [kres.type.AAAA] = {{ rdata = kres.str2ip('{v6}'), ttl = {ttl} }}"
@@ -66,10 +64,7 @@ pub(crate) fn write(ctx: &Ctx<'_>, counts: &mut Counts) -> Result<Vec<u8>, Expor
     for (matcher, map) in [("suffix", &n.block_domains), ("domains", &n.block_exact)] {
         let mut by_action: BTreeMap<String, Vec<&String>> = BTreeMap::new();
         for (d, a) in map {
-            by_action
-                .entry(action(ctx.effective(*a), ttl))
-                .or_default()
-                .push(d);
+            by_action.entry(action(ctx.effective(*a), ttl)).or_default().push(d);
             counts.written += 1;
         }
         for (act, names) in by_action {

@@ -54,11 +54,8 @@ pub(crate) fn write(ctx: &Ctx<'_>, counts: &mut Counts) -> Result<Vec<u8>, Expor
     }
     body.push_str("}\n");
     let notes = [
-        format!(
-            "load with  nft -f PATH  (re-runnable: it replaces table inet {t}); check with nft -c -f PATH"
-        ),
-        "addresses only: domains, exact names and patterns are enforced by the DNS exports"
-            .to_string(),
+        format!("load with  nft -f PATH  (re-runnable: it replaces table inet {t}); check with nft -c -f PATH"),
+        "addresses only: domains, exact names and patterns are enforced by the DNS exports".to_string(),
     ];
     Ok((ctx.header(counts, &notes, "# ") + &body).into_bytes())
 }

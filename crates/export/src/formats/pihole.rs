@@ -35,7 +35,6 @@ pub(crate) fn write(ctx: &Ctx<'_>, counts: &mut Counts) -> Result<Vec<u8>, Expor
         "add these to the allow regex list (pihole allow --regex / --white-regex):",
         &allow,
     );
-    let notes =
-        ["one POSIX extended regex per line; lines starting with # are comments".to_string()];
+    let notes = ["one POSIX extended regex per line; lines starting with # are comments".to_string()];
     Ok((ctx.header(counts, &notes, "# ") + &body).into_bytes())
 }

@@ -78,9 +78,7 @@ pub(crate) fn write(ctx: &Ctx<'_>, counts: &mut Counts) -> Result<Vec<u8>, Expor
         body.push_str("; log-only: answered normally, the policy hit is logged\n");
     }
     for d in &n.log_domains {
-        body.push_str(&format!(
-            "{d} CNAME rpz-passthru.\n*.{d} CNAME rpz-passthru.\n"
-        ));
+        body.push_str(&format!("{d} CNAME rpz-passthru.\n*.{d} CNAME rpz-passthru.\n"));
         counts.written += 1;
     }
     for d in &n.log_exact {
@@ -91,9 +89,7 @@ pub(crate) fn write(ctx: &Ctx<'_>, counts: &mut Counts) -> Result<Vec<u8>, Expor
         body.push_str("; custom.allow below blocked names: passthru\n");
     }
     for a in &n.exceptions {
-        body.push_str(&format!(
-            "{a} CNAME rpz-passthru.\n*.{a} CNAME rpz-passthru.\n"
-        ));
+        body.push_str(&format!("{a} CNAME rpz-passthru.\n*.{a} CNAME rpz-passthru.\n"));
         counts.exceptions += 1;
     }
     comment_list(
@@ -117,9 +113,7 @@ pub(crate) fn write(ctx: &Ctx<'_>, counts: &mut Counts) -> Result<Vec<u8>, Expor
     };
     let notes = [
         load,
-        format!(
-            "serial {serial} = as_of YYYYMMDD * 100 + SHA-256(records) mod 100, or previous serial + 1"
-        ),
+        format!("serial {serial} = as_of YYYYMMDD * 100 + SHA-256(records) mod 100, or previous serial + 1"),
     ];
     let mut out = ctx.header(counts, &notes, "; ");
     out.push_str(&format!(

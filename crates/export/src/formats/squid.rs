@@ -46,12 +46,9 @@ pub(crate) fn write(ctx: &Ctx<'_>, counts: &mut Counts) -> Result<Vec<u8>, Expor
         body.push_str(&format!("http_access deny appwarden_{g}_block{unless}\n"));
     }
     if !n.block_patterns.is_empty() {
-        body.push_str(&format!(
-            "http_access deny appwarden_{g}_block_re{unless}\n"
-        ));
+        body.push_str(&format!("http_access deny appwarden_{g}_block_re{unless}\n"));
     }
-    let has_log =
-        !n.log_domains.is_empty() || !n.log_exact.is_empty() || !n.log_patterns.is_empty();
+    let has_log = !n.log_domains.is_empty() || !n.log_exact.is_empty() || !n.log_patterns.is_empty();
     let mut parts = Vec::new();
     for d in &n.log_domains {
         acl(&mut body, "log_dom", "dstdomain", &format!(".{d}"));
@@ -78,7 +75,8 @@ pub(crate) fn write(ctx: &Ctx<'_>, counts: &mut Counts) -> Result<Vec<u8>, Expor
         ));
     }
     let notes = [
-        "include in squid.conf before your http_access allow lines:  include PATH ; check with squid -k parse".to_string(),
+        "include in squid.conf before your http_access allow lines:  include PATH ; check with squid -k parse"
+            .to_string(),
         "log-only names are logged to /var/log/squid/appwarden-GROUP-would-block.log and not denied".to_string(),
     ];
     Ok((ctx.header(counts, &notes, "# ") + &body).into_bytes())

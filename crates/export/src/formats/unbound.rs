@@ -66,8 +66,7 @@ pub(crate) fn write(ctx: &Ctx<'_>, counts: &mut Counts) -> Result<Vec<u8>, Expor
     );
     let notes = [
         "include inside server: with  include: \"PATH\"; check with unbound-checkconf".to_string(),
-        "log-only names are inform zones: answered normally, the query is logged (verbosity 1+)"
-            .to_string(),
+        "log-only names are inform zones: answered normally, the query is logged (verbosity 1+)".to_string(),
     ];
     Ok((ctx.header(counts, &notes, "# ") + &body).into_bytes())
 }

@@ -44,12 +44,7 @@ pub(crate) fn write(ctx: &Ctx<'_>, counts: &mut Counts) -> Result<Vec<u8>, Expor
         counts.written += 1;
     }
     let mut tail = String::new();
-    comment_list(
-        &mut tail,
-        "# ",
-        "patterns (Zeek Intel has no wildcards):",
-        &commented,
-    );
+    comment_list(&mut tail, "# ", "patterns (Zeek Intel has no wildcards):", &commented);
     let notes = [
         "load with  redef Intel::read_files += { \"PATH\" };  and  @load frameworks/intel/seen".to_string(),
         "Intel::DOMAIN matches the listed name exactly: subdomains of a domain rule are not matched".to_string(),

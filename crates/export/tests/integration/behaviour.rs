@@ -9,9 +9,7 @@ use std::process::Command;
 
 use export::{BlockedAnswer, Format, Options, render};
 
-use crate::support::{
-    self, ProcessGuard, TempDir, dig, free_port, require_tool, spawn, wait_for_dns,
-};
+use crate::support::{self, ProcessGuard, TempDir, dig, free_port, require_tool, spawn, wait_for_dns};
 use crate::tools;
 
 /// The test upstream.
@@ -43,10 +41,7 @@ fn upstream(dir: &TempDir) -> Option<(ProcessGuard, u16)> {
 
 fn assert_status(port: u16, name: &str, qtype: &str, want: &str, server: &str) {
     let (status, answers) = dig(port, name, qtype);
-    assert_eq!(
-        status, want,
-        "{server}: {name} {qtype} -> {status} {answers:?}"
-    );
+    assert_eq!(status, want, "{server}: {name} {qtype} -> {status} {answers:?}");
 }
 
 fn assert_nodata(port: u16, name: &str, server: &str) {
@@ -106,13 +101,7 @@ fn unbound_local_zone_blocks_in_unbound() {
     let plan = support::sample_plan();
     let inc = dir.write(
         "appwarden.conf",
-        &render(
-            &plan,
-            Format::UnboundLocalZone,
-            "corporate",
-            &Options::default(),
-        )
-        .unwrap(),
+        &render(&plan, Format::UnboundLocalZone, "corporate", &Options::default()).unwrap(),
     );
     let port = free_port();
     let conf = tools::unbound_server_conf(
@@ -123,11 +112,7 @@ fn unbound_local_zone_blocks_in_unbound() {
             inc.display()
         ),
     );
-    let mut s = spawn(
-        Command::new(tool).arg("-d").arg("-c").arg(conf),
-        &dir,
-        "unbound",
-    );
+    let mut s = spawn(Command::new(tool).arg("-d").arg("-c").arg(conf), &dir, "unbound");
     wait_for_dns(port, "www.example.org", &mut s, &dir, "unbound");
     common_checks(port, "unbound local-zone", true);
     let (st, ans) = dig(port, "www.cdn-user.example", "A");
@@ -163,21 +148,11 @@ fn unbound_null_ip_answers_zero_address() {
             inc.display()
         ),
     );
-    let mut s = spawn(
-        Command::new(tool).arg("-d").arg("-c").arg(conf),
-        &dir,
-        "unbound",
-    );
+    let mut s = spawn(Command::new(tool).arg("-d").arg("-c").arg(conf), &dir, "unbound");
     wait_for_dns(port, "www.example.org", &mut s, &dir, "unbound");
     assert_answer(port, "www.tiktok.com", "0.0.0.0", "unbound null-ip");
     // bypass names keep their own answer
-    assert_status(
-        port,
-        "use-application-dns.net",
-        "A",
-        "NXDOMAIN",
-        "unbound null-ip",
-    );
+    assert_status(port, "use-application-dns.net", "A", "NXDOMAIN", "unbound null-ip");
     assert_answer(port, "business.tiktok.com", "192.0.2.99", "unbound null-ip");
 }
 
@@ -204,11 +179,7 @@ fn unbound_rpz_blocks_in_unbound() {
             z.display()
         ),
     );
-    let mut s = spawn(
-        Command::new(tool).arg("-d").arg("-c").arg(conf),
-        &dir,
-        "unbound",
-    );
+    let mut s = spawn(Command::new(tool).arg("-d").arg("-c").arg(conf), &dir, "unbound");
     wait_for_dns(port, "www.example.org", &mut s, &dir, "unbound");
     common_checks(port, "unbound rpz", true);
     let (st, ans) = dig(port, "www.cdn-user.example", "A");
@@ -234,11 +205,7 @@ fn bind_rpz_blocks_in_named() {
     // no rndc channel
     let text = std::fs::read_to_string(&conf).unwrap() + "controls { };\n";
     std::fs::write(&conf, text).unwrap();
-    let mut s = spawn(
-        Command::new(tool).args(["-g", "-4", "-c"]).arg(&conf),
-        &dir,
-        "named",
-    );
+    let mut s = spawn(Command::new(tool).args(["-g", "-4", "-c"]).arg(&conf), &dir, "named");
     wait_for_dns(port, "www.example.org", &mut s, &dir, "named");
     common_checks(port, "named rpz", true);
     // BIND applies QNAME triggers to every name of a CNAME chain.
@@ -296,8 +263,7 @@ fn dnsmasq_blocks_in_dnsmasq() {
         },
         ..Options::default()
     };
-    let text =
-        String::from_utf8(render(&plan, Format::Dnsmasq, "corporate", &custom).unwrap()).unwrap();
+    let text = String::from_utf8(render(&plan, Format::Dnsmasq, "corporate", &custom).unwrap()).unwrap();
     assert!(text.contains("address=/tiktok.com/192.0.2.53"));
 }
 
@@ -309,9 +275,7 @@ fn knot_policy_blocks_in_kresd() {
     };
     let plan = support::sample_plan();
     let bytes = render(&plan, Format::KnotPolicy, "corporate", &Options::default()).unwrap();
-    let extra = format!(
-        "trust_anchors.remove('.')\npolicy.add(policy.all(policy.FORWARD('127.0.0.1@{up}')))\n"
-    );
+    let extra = format!("trust_anchors.remove('.')\npolicy.add(policy.all(policy.FORWARD('127.0.0.1@{up}')))\n");
     let Some((_server, port, _dir)) = tools::kresd_with(&bytes, &extra) else {
         return;
     };
@@ -333,11 +297,7 @@ fn nftables_sets_hold_the_prefixes() {
         &render(&plan, Format::Nftables, "corporate", &Options::default()).unwrap(),
     );
     let out = ns.exec(&["nft", "-f", &f.display().to_string()]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let has = |set: &str, el: &str| {
         ns.exec(&[
             "nft",
@@ -355,8 +315,5 @@ fn nftables_sets_hold_the_prefixes() {
     assert!(has("block_v6", "2001:db8:1::1"));
     assert!(has("log_v4", "198.51.100.7"));
     assert!(!has("block_v4", "203.0.113.1"));
-    assert!(
-        !has("block_v4", "198.51.100.7"),
-        "log-only prefixes are not dropped"
-    );
+    assert!(!has("block_v4", "198.51.100.7"), "log-only prefixes are not dropped");
 }

@@ -64,8 +64,7 @@ pub fn hostile_plan() -> policy::plan::EnforcementPlan {
         true,
         &[("evil", "block"), ("evil2", "log_only")],
     );
-    g["custom"] =
-        json!({ "allow": ["x.good-evil.example", "allow\nINJECTED.com"], "deny": BAD_NAMES });
+    g["custom"] = json!({ "allow": ["x.good-evil.example", "allow\nINJECTED.com"], "deny": BAD_NAMES });
     g["sandbox_allow"] = json!(["evil"]);
     let mut evil2 = app_json("Log \n INJECTED", "app");
     evil2["domains"] = json!(BAD_NAMES);
@@ -118,10 +117,7 @@ fn hostile_names_never_reach_a_config_line() {
                 // escaped app name or description, never as a key or id.
                 if matches!(f, Format::AppleMobileconfig | Format::AppLocker) {
                     // XML: text is escaped; no element or attribute can be made.
-                    assert!(
-                        !text.contains("<INJECTED") && !text.contains("\"INJECTED"),
-                        "{f}"
-                    );
+                    assert!(!text.contains("<INJECTED") && !text.contains("\"INJECTED"), "{f}");
                 } else if f != Format::IntuneCsv {
                     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
                     let s = v.to_string();
@@ -140,10 +136,7 @@ fn hostile_names_never_reach_a_config_line() {
             }
         }
         if f.is_device_format() {
-            assert!(
-                !text.contains("com.evil"),
-                "{f}: invalid identifier written"
-            );
+            assert!(!text.contains("com.evil"), "{f}: invalid identifier written");
         }
         if matches!(f, Format::AppleMobileconfig | Format::AppLocker) {
             assert!(!text.contains("<key>INJECTED"), "{f}");

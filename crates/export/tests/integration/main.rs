@@ -37,11 +37,7 @@ fn dump_real_plan_when_asked() {
     let Some(plan) = support::real_plan() else {
         return;
     };
-    std::fs::write(
-        format!("{dir}/plan.json"),
-        serde_json::to_vec_pretty(&plan).unwrap(),
-    )
-    .unwrap();
+    std::fs::write(format!("{dir}/plan.json"), serde_json::to_vec_pretty(&plan).unwrap()).unwrap();
     for g in &plan.groups {
         let p = std::path::Path::new(&dir).join(&g.id);
         std::fs::create_dir_all(&p).unwrap();

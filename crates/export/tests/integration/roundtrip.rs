@@ -41,10 +41,8 @@ fn read(format: Format, text: &str) -> Parsed {
     let mut exact_section = false;
     let mut knot_target: Option<bool> = None; // Some(true) = exact list
     for line in text.lines() {
-        let is_comment = line.starts_with('#')
-            || line.starts_with(';')
-            || line.starts_with("--")
-            || line.starts_with('!');
+        let is_comment =
+            line.starts_with('#') || line.starts_with(';') || line.starts_with("--") || line.starts_with('!');
         if is_comment {
             if line.starts_with("# exact names") {
                 exact_section = true;
@@ -67,8 +65,7 @@ fn read(format: Format, text: &str) -> Parsed {
             }
             Format::Dnsmasq => {
                 if let Some(rest) = line.strip_prefix("address=/") {
-                    p.domains
-                        .insert(rest.split('/').next().unwrap().to_string());
+                    p.domains.insert(rest.split('/').next().unwrap().to_string());
                 } else if let Some(rest) = line.strip_prefix("host-record=") {
                     p.exact.insert(rest.split(',').next().unwrap().to_string());
                 }
@@ -76,10 +73,7 @@ fn read(format: Format, text: &str) -> Parsed {
             Format::UnboundLocalZone => {
                 if let Some(rest) = line.strip_prefix("local-zone: \"") {
                     let (name, kind) = rest.split_once(".\" ").unwrap();
-                    if kind.starts_with("always_nxdomain")
-                        || kind.starts_with("always_nodata")
-                        || kind == "redirect"
-                    {
+                    if kind.starts_with("always_nxdomain") || kind.starts_with("always_nodata") || kind == "redirect" {
                         p.domains.insert(name.to_string());
                     }
                 }
@@ -198,30 +192,11 @@ fn model(plan: &EnforcementPlan, group: &str) -> Parsed {
             .iter()
             .any(|d| (!strict || d != n) && is_subdomain_or_self(n, d))
     };
-    let tail = |p: &str| {
-        p.split_once('.')
-            .map(|(_, t)| t.to_string())
-            .unwrap_or_default()
-    };
+    let tail = |p: &str| p.split_once('.').map(|(_, t)| t.to_string()).unwrap_or_default();
     Parsed {
-        domains: b
-            .domains
-            .iter()
-            .filter(|d| !under(d, true))
-            .cloned()
-            .collect(),
-        exact: b
-            .exact
-            .iter()
-            .filter(|e| !under(e, false))
-            .cloned()
-            .collect(),
-        patterns: b
-            .patterns
-            .iter()
-            .filter(|p| !under(&tail(p), false))
-            .cloned()
-            .collect(),
+        domains: b.domains.iter().filter(|d| !under(d, true)).cloned().collect(),
+        exact: b.exact.iter().filter(|e| !under(e, false)).cloned().collect(),
+        patterns: b.patterns.iter().filter(|p| !under(&tail(p), false)).cloned().collect(),
         commented_patterns: BTreeSet::new(),
     }
 }
@@ -268,10 +243,7 @@ fn check(plan: &EnforcementPlan) {
             let all_got: BTreeSet<String> = got.domains.union(&got.exact).cloned().collect();
             assert_eq!(all_got, all_want, "{f} names\n{text}");
         }
-        let patterns_native = matches!(
-            f,
-            Format::Adblock | Format::Pihole | Format::Squid | Format::Suricata
-        );
+        let patterns_native = matches!(f, Format::Adblock | Format::Pihole | Format::Squid | Format::Suricata);
         if patterns_native {
             assert_eq!(got.patterns, want.patterns, "{f} patterns\n{text}");
         } else {
@@ -285,10 +257,7 @@ fn check(plan: &EnforcementPlan) {
 
 fn name() -> impl Strategy<Value = String> {
     (
-        prop::collection::vec(
-            prop::sample::select(vec!["a", "b", "tt", "x-y", "c_d", "q1"]),
-            0..3,
-        ),
+        prop::collection::vec(prop::sample::select(vec!["a", "b", "tt", "x-y", "c_d", "q1"]), 0..3),
         prop::sample::select(vec!["tiktok", "bytedance", "ok"]),
         prop::sample::select(vec!["com", "net"]),
     )
@@ -336,10 +305,7 @@ fn sample_plan_reads_back() {
     // The sample plan has an allow exception and bypass names: its corporate
     // group minus the allowed name must read back too.
     let plan = crate::support::sample_plan();
-    let text = String::from_utf8(
-        render(&plan, Format::BindRpz, "corporate", &Options::default()).unwrap(),
-    )
-    .unwrap();
+    let text = String::from_utf8(render(&plan, Format::BindRpz, "corporate", &Options::default()).unwrap()).unwrap();
     let got = read(Format::BindRpz, &text);
     assert!(got.domains.contains("tiktok.com"));
     assert!(got.exact.contains("use-application-dns.net"));

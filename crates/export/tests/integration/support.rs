@@ -172,11 +172,7 @@ pub fn run(cmd: &mut Command, limit: Duration) -> Output {
     let stderr = std::fs::read(&err_path).unwrap_or_default();
     let _ = std::fs::remove_file(&out_path);
     let _ = std::fs::remove_file(&err_path);
-    Output {
-        status,
-        stdout,
-        stderr,
-    }
+    Output { status, stdout, stderr }
 }
 
 /// Runs and asserts success, showing output otherwise.
@@ -285,15 +281,12 @@ pub fn app_json(name: &str, kind: &str) -> serde_json::Value {
 }
 
 /// A group entry; rules as (app, action).
-pub fn group_json(
-    id: &str,
-    kind: &str,
-    default: bool,
-    rules: &[(&str, &str)],
-) -> serde_json::Value {
+pub fn group_json(id: &str, kind: &str, default: bool, rules: &[(&str, &str)]) -> serde_json::Value {
     let rules: Vec<serde_json::Value> = rules
         .iter()
-        .map(|(app, action)| json!({ "app": app, "action": action, "reason": { "kind": "category", "detail": "test" } }))
+        .map(
+            |(app, action)| json!({ "app": app, "action": action, "reason": { "kind": "category", "detail": "test" } }),
+        )
         .collect();
     json!({
         "id": id, "kind": kind, "default": default, "clients": [], "client_ids": [],
@@ -349,14 +342,8 @@ pub fn sample_plan() -> EnforcementPlan {
         ],
     );
     corporate["sandbox_allow"] = json!(["outlook"]);
-    corporate["custom"] =
-        json!({ "allow": ["business.tiktok.com"], "deny": ["bad-tracker.example"] });
-    let mut byod = group_json(
-        "byod",
-        "byod",
-        false,
-        &[("telegram", "log_only"), ("tiktok", "block")],
-    );
+    corporate["custom"] = json!({ "allow": ["business.tiktok.com"], "deny": ["bad-tracker.example"] });
+    let mut byod = group_json("byod", "byod", false, &[("telegram", "log_only"), ("tiktok", "block")]);
     byod["sandbox_allow"] = json!(["outlook"]);
     plan_from(json!({
         "plan_version": 1,

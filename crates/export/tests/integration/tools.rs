@@ -21,11 +21,7 @@ pub fn check_unbound(bytes: &[u8]) -> bool {
     };
     let dir = TempDir::new("unbound");
     let inc = dir.write("appwarden.conf", bytes);
-    let conf = unbound_server_conf(
-        &dir,
-        free_port(),
-        &format!("  include: \"{}\"\n", inc.display()),
-    );
+    let conf = unbound_server_conf(&dir, free_port(), &format!("  include: \"{}\"\n", inc.display()));
     run_ok(Command::new(tool).arg(conf), "unbound-checkconf");
     true
 }
@@ -62,20 +58,11 @@ pub fn check_bind_zone(bytes: &[u8], zone: &str) -> bool {
         "named-checkzone",
     );
     let conf = bind_conf(&dir, free_port(), zone, &z, None);
-    run_ok(
-        Command::new(checkconf).args(["-z"]).arg(conf),
-        "named-checkconf -z",
-    );
+    run_ok(Command::new(checkconf).args(["-z"]).arg(conf), "named-checkconf -z");
     true
 }
 
-pub fn bind_conf(
-    dir: &TempDir,
-    port: u16,
-    zone: &str,
-    file: &std::path::Path,
-    upstream: Option<u16>,
-) -> PathBuf {
+pub fn bind_conf(dir: &TempDir, port: u16, zone: &str, file: &std::path::Path, upstream: Option<u16>) -> PathBuf {
     let fwd = match upstream {
         Some(p) => format!("forwarders {{ 127.0.0.1 port {p}; }};\n  forward only;\n"),
         None => String::new(),
@@ -94,10 +81,7 @@ pub fn check_dnsmasq(bytes: &[u8]) -> bool {
     };
     let dir = TempDir::new("dnsmasq");
     let f = dir.write("appwarden.conf", bytes);
-    let out = run_ok(
-        Command::new(tool).arg("--test").arg("-C").arg(&f),
-        "dnsmasq --test",
-    );
+    let out = run_ok(Command::new(tool).arg("--test").arg("-C").arg(&f), "dnsmasq --test");
     let text = String::from_utf8_lossy(&out.stderr);
     assert!(text.contains("syntax check OK"), "dnsmasq: {text}");
     true
@@ -116,17 +100,10 @@ pub fn check_squid(bytes: &[u8]) -> bool {
         d = dir.0.display()
     );
     let c = dir.write("squid.conf", conf.as_bytes());
-    let out = run_ok(
-        Command::new(tool).args(["-k", "parse", "-f"]).arg(&c),
-        "squid -k parse",
-    );
-    let text =
-        String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
+    let out = run_ok(Command::new(tool).args(["-k", "parse", "-f"]).arg(&c), "squid -k parse");
+    let text = String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
     for bad in ["FATAL", "ERROR", "WARNING"] {
-        assert!(
-            !text.contains(bad),
-            "squid -k parse reported {bad}:\n{text}"
-        );
+        assert!(!text.contains(bad), "squid -k parse reported {bad}:\n{text}");
     }
     true
 }
@@ -163,9 +140,7 @@ impl Netns {
 
     pub fn exec(&self, args: &[&str]) -> std::process::Output {
         support::run(
-            Command::new("ip")
-                .args(["netns", "exec", &self.0])
-                .args(args),
+            Command::new("ip").args(["netns", "exec", &self.0]).args(args),
             std::time::Duration::from_secs(30),
         )
     }
@@ -186,19 +161,11 @@ pub fn check_nft(bytes: &[u8]) -> bool {
     let f = dir.write("appwarden.nft", bytes);
     let path = f.display().to_string();
     let out = ns.exec(&["nft", "-c", "-f", &path]);
-    assert!(
-        out.status.success(),
-        "nft -c: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "nft -c: {}", String::from_utf8_lossy(&out.stderr));
     // and load it for real, twice (the file must be re-runnable)
     for _ in 0..2 {
         let out = ns.exec(&["nft", "-f", &path]);
-        assert!(
-            out.status.success(),
-            "nft -f: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert!(out.status.success(), "nft -f: {}", String::from_utf8_lossy(&out.stderr));
     }
     true
 }
@@ -228,10 +195,7 @@ pub fn check_kresd(bytes: &[u8]) -> Option<(crate::support::ProcessGuard, u16, T
 }
 
 /// Starts kresd with the export and `extra` config after it.
-pub fn kresd_with(
-    bytes: &[u8],
-    extra: &str,
-) -> Option<(crate::support::ProcessGuard, u16, TempDir)> {
+pub fn kresd_with(bytes: &[u8], extra: &str) -> Option<(crate::support::ProcessGuard, u16, TempDir)> {
     let tool = require_tool("kresd")?;
     let dir = TempDir::new("kresd");
     let f = dir.write("appwarden.lua", bytes);
@@ -243,11 +207,7 @@ pub fn kresd_with(
     let c = dir.write("kresd.conf", conf.as_bytes());
     std::fs::create_dir_all(dir.join("run")).expect("rundir");
     let mut server = support::spawn(
-        Command::new(tool)
-            .arg("-n")
-            .arg("-c")
-            .arg(&c)
-            .arg(dir.join("run")),
+        Command::new(tool).arg("-n").arg("-c").arg(&c).arg(dir.join("run")),
         &dir,
         "kresd",
     );
@@ -286,11 +246,7 @@ pub fn check_plist(bytes: &[u8]) -> bool {
         let tools = support::shared().join("tools/apple_profile.py");
         let schema = support::shared().join("data/apple-device-management-subset");
         run_ok(
-            Command::new(py)
-                .arg(tools)
-                .arg("validate")
-                .arg(schema)
-                .arg(&f),
+            Command::new(py).arg(tools).arg("validate").arg(schema).arg(&f),
             "apple_profile.py validate",
         );
         ran = true;

@@ -45,12 +45,7 @@ pub(crate) struct DhcpdReader {
 
 impl DhcpdReader {
     /// Feeds one line; returns a finished lease, nothing, or an error.
-    pub(crate) fn feed(
-        &mut self,
-        raw: &[u8],
-        line_no: u64,
-        offset: u64,
-    ) -> Result<Option<Lease>, LineError> {
+    pub(crate) fn feed(&mut self, raw: &[u8], line_no: u64, offset: u64) -> Result<Option<Lease>, LineError> {
         let text = std::str::from_utf8(raw).map_err(|_| {
             if let Some(c) = &mut self.cur {
                 c.bad = true;
@@ -141,9 +136,10 @@ impl DhcpdReader {
             return Ok(());
         };
         if let Some(v) = stmt.strip_prefix("starts ") {
-            p.starts = Some(lease_time("starts", v)?.ok_or_else(|| {
-                LineError::new("starts", ErrorKind::Timestamp, "`never` is not a start")
-            })?);
+            p.starts = Some(
+                lease_time("starts", v)?
+                    .ok_or_else(|| LineError::new("starts", ErrorKind::Timestamp, "`never` is not a start"))?,
+            );
         } else if let Some(v) = stmt.strip_prefix("ends ") {
             p.ends = lease_time("ends", v)?;
         } else if let Some(v) = stmt.strip_prefix("binding state ") {
@@ -209,13 +205,7 @@ fn lease_time(field: &'static str, v: &str) -> Result<Option<Timestamp>, LineErr
     if v == "never" {
         return Ok(None);
     }
-    let bad = || {
-        LineError::new(
-            field,
-            ErrorKind::Timestamp,
-            format!("bad time {}", snippet(v)),
-        )
-    };
+    let bad = || LineError::new(field, ErrorKind::Timestamp, format!("bad time {}", snippet(v)));
     if let Some(e) = v.strip_prefix("epoch ") {
         let secs = parse_u64(e.trim()).ok_or_else(bad)?;
         return Ok(Some(Timestamp::from_unix_secs(secs as i64)));
@@ -275,11 +265,8 @@ pub fn read<R: BufRead>(mut r: R) -> ReadResult<Lease> {
                 offset += n as u64;
             }
             Err(e) => {
-                let e = LineError::new("input", ErrorKind::Io, e.to_string()).at(
-                    Format::DhcpdLeases,
-                    line_no + 1,
-                    offset,
-                );
+                let e =
+                    LineError::new("input", ErrorKind::Io, e.to_string()).at(Format::DhcpdLeases, line_no + 1, offset);
                 out.stats.record_error(&e);
                 out.errors.push(e);
                 break;

@@ -57,13 +57,8 @@ pub fn read<R: BufRead>(mut r: R, assumed_lease_secs: i64) -> ReadResult<Lease> 
 }
 
 /// Parses one line; `Ok(None)` for blank and `duid` lines.
-pub(crate) fn parse_line(
-    raw: &[u8],
-    assumed_lease_secs: i64,
-    line_no: u64,
-) -> Result<Option<Lease>, LineError> {
-    let text = std::str::from_utf8(raw)
-        .map_err(|_| LineError::new("line", ErrorKind::Utf8, "invalid UTF-8"))?;
+pub(crate) fn parse_line(raw: &[u8], assumed_lease_secs: i64, line_no: u64) -> Result<Option<Lease>, LineError> {
+    let text = std::str::from_utf8(raw).map_err(|_| LineError::new("line", ErrorKind::Utf8, "invalid UTF-8"))?;
     let text = text.trim();
     if text.is_empty() || text.starts_with("duid ") || text.starts_with('#') {
         return Ok(None);
@@ -76,27 +71,15 @@ pub(crate) fn parse_line(
             format!("{} fields, want 4 or 5", f.len()),
         ));
     }
-    let expiry: i64 = f[0].parse().map_err(|_| {
-        LineError::new(
-            "expiry",
-            ErrorKind::Timestamp,
-            format!("bad expiry {}", snippet(f[0])),
-        )
-    })?;
+    let expiry: i64 = f[0]
+        .parse()
+        .map_err(|_| LineError::new("expiry", ErrorKind::Timestamp, format!("bad expiry {}", snippet(f[0]))))?;
     if !(0..=253_402_300_799).contains(&expiry) {
-        return Err(LineError::new(
-            "expiry",
-            ErrorKind::Timestamp,
-            "expiry out of range",
-        ));
+        return Err(LineError::new("expiry", ErrorKind::Timestamp, "expiry out of range"));
     }
-    let ip: IpAddr = f[2].parse().map_err(|_| {
-        LineError::new(
-            "ip",
-            ErrorKind::Ip,
-            format!("bad address {}", snippet(f[2])),
-        )
-    })?;
+    let ip: IpAddr = f[2]
+        .parse()
+        .map_err(|_| LineError::new("ip", ErrorKind::Ip, format!("bad address {}", snippet(f[2]))))?;
     let mac = f[1].parse::<Mac>().ok();
     if mac.is_none() && ip.is_ipv4() {
         return Err(LineError::new(

@@ -74,10 +74,7 @@ impl IdentityResolver {
     pub fn add_leases(&mut self, leases: impl IntoIterator<Item = Lease>) {
         for l in leases {
             let v = self.leases.entry(l.ip).or_default();
-            if let Some(old) = v
-                .iter_mut()
-                .find(|o| o.starts == l.starts && o.mac == l.mac)
-            {
+            if let Some(old) = v.iter_mut().find(|o| o.starts == l.starts && o.mac == l.mac) {
                 *old = l;
             } else {
                 let at = v.partition_point(|o| o.starts <= l.starts);
@@ -103,14 +100,9 @@ impl IdentityResolver {
             None => v.last(),
         });
         if let Some(l) = lease {
-            let named = l
-                .mac
-                .and_then(|m| self.by_mac.get(&m))
-                .or_else(|| self.by_ip.get(&ip));
+            let named = l.mac.and_then(|m| self.by_mac.get(&m)).or_else(|| self.by_ip.get(&ip));
             return Some(Identity {
-                device: named
-                    .and_then(|e| e.device.clone())
-                    .or_else(|| l.hostname.clone()),
+                device: named.and_then(|e| e.device.clone()).or_else(|| l.hostname.clone()),
                 user: named.and_then(|e| e.user.clone()),
                 mac: l.mac,
                 hostname: l.hostname.clone(),

@@ -61,11 +61,8 @@ pub fn read<R: BufRead>(mut r: R) -> ReadResult<StaticEntry> {
                 offset += n as u64;
             }
             Err(e) => {
-                let e = LineError::new("input", ErrorKind::Io, e.to_string()).at(
-                    Format::StaticMap,
-                    line_no + 1,
-                    offset,
-                );
+                let e =
+                    LineError::new("input", ErrorKind::Io, e.to_string()).at(Format::StaticMap, line_no + 1, offset);
                 out.stats.record_error(&e);
                 out.errors.push(e);
                 break;
@@ -76,16 +73,12 @@ pub fn read<R: BufRead>(mut r: R) -> ReadResult<StaticEntry> {
 }
 
 pub(crate) fn parse_line(raw: &[u8], line_no: u64) -> Result<Option<StaticEntry>, LineError> {
-    let text = std::str::from_utf8(raw)
-        .map_err(|_| LineError::new("line", ErrorKind::Utf8, "invalid UTF-8"))?;
+    let text = std::str::from_utf8(raw).map_err(|_| LineError::new("line", ErrorKind::Utf8, "invalid UTF-8"))?;
     let text = text.trim();
     if text.is_empty() || text.starts_with('#') {
         return Ok(None);
     }
-    let f: Vec<&str> = text
-        .split(',')
-        .map(|s| s.trim().trim_matches('"'))
-        .collect();
+    let f: Vec<&str> = text.split(',').map(|s| s.trim().trim_matches('"')).collect();
     if f.len() < 2 || f.len() > 3 {
         return Err(LineError::new(
             "line",

@@ -101,13 +101,12 @@ fn rcode_name(code: u16) -> Cow<'static, str> {
 }
 
 pub(crate) fn parse(line: &str) -> Result<Outcome<'_>, LineError> {
-    let e: Entry<'_> = serde_json::from_str(line)
-        .map_err(|e| LineError::new("json", ErrorKind::Json, format!("{e}")))?;
+    let e: Entry<'_> =
+        serde_json::from_str(line).map_err(|e| LineError::new("json", ErrorKind::Json, format!("{e}")))?;
     let mut ev = Event::new("adguard.query", "dns", "adguard_home");
     let t = e.time.as_deref().ok_or_else(|| LineError::truncated("T"))?;
     ev.timestamp = Some(
-        Timestamp::parse_rfc3339(t, 0)
-            .ok_or_else(|| LineError::new("T", ErrorKind::Timestamp, "bad RFC 3339 time"))?,
+        Timestamp::parse_rfc3339(t, 0).ok_or_else(|| LineError::new("T", ErrorKind::Timestamp, "bad RFC 3339 time"))?,
     );
     if let Some(ip) = &e.ip {
         ev.source_ip = Some(parse_ip("IP", ip)?);
@@ -133,8 +132,8 @@ pub(crate) fn parse(line: &str) -> Result<Outcome<'_>, LineError> {
         let wire = base64::engine::general_purpose::STANDARD
             .decode(b64)
             .map_err(|err| LineError::new("Answer", ErrorKind::Base64, format!("{err}")))?;
-        let msg = Message::from_vec(&wire)
-            .map_err(|err| LineError::new("Answer", ErrorKind::DnsWire, format!("{err}")))?;
+        let msg =
+            Message::from_vec(&wire).map_err(|err| LineError::new("Answer", ErrorKind::DnsWire, format!("{err}")))?;
         ev.dns_id = Some(msg.metadata.id);
         ev.dns_response_code = Some(rcode_name(u16::from(msg.metadata.response_code)));
         for r in &msg.answers {

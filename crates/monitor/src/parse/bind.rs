@@ -48,8 +48,7 @@ impl BindParser {
         let (ip, port) = split_ip_port("source.ip", &s[..addr_end], '#')?;
         s = &s[addr_end..];
         if let Some(r) = s.strip_prefix(" (") {
-            let close = memchr::memmem::find(r.as_bytes(), b"): ")
-                .ok_or_else(|| LineError::truncated("message"))?;
+            let close = memchr::memmem::find(r.as_bytes(), b"): ").ok_or_else(|| LineError::truncated("message"))?;
             s = &r[close + 3..];
         } else if let Some(r) = s.strip_prefix(": ") {
             s = r;
@@ -57,9 +56,7 @@ impl BindParser {
             return Err(LineError::truncated("message"));
         }
         if let Some(r) = s.strip_prefix("view ") {
-            let colon = r
-                .find(": ")
-                .ok_or_else(|| LineError::truncated("message"))?;
+            let colon = r.find(": ").ok_or_else(|| LineError::truncated("message"))?;
             s = &r[colon + 2..];
         }
 
@@ -79,11 +76,7 @@ impl BindParser {
             ev.dns_type = Some(DnsType::Query);
             ev.dns_question_name = Some(normalize_name(name));
             ev.dns_question_type = Some(Cow::Borrowed(qtype));
-            ev.transport = Some(Cow::Borrowed(if flags.contains('T') {
-                "tcp"
-            } else {
-                "udp"
-            }));
+            ev.transport = Some(Cow::Borrowed(if flags.contains('T') { "tcp" } else { "udp" }));
             if let Some(d) = r.strip_prefix('(') {
                 if let Some(end) = d.find(')') {
                     ev.destination_ip = Some(parse_ip("destination.ip", &d[..end])?);
@@ -92,9 +85,7 @@ impl BindParser {
             return Ok(Outcome::Event(ev));
         }
         if let Some(q) = s.strip_prefix("query failed (") {
-            let close = q
-                .find(')')
-                .ok_or_else(|| LineError::truncated("dns.response_code"))?;
+            let close = q.find(')').ok_or_else(|| LineError::truncated("dns.response_code"))?;
             let rcode = &q[..close];
             let r = q[close + 1..]
                 .strip_prefix(" for ")
@@ -111,13 +102,9 @@ impl BindParser {
             // rpz QNAME NXDOMAIN rewrite name/TYPE/IN via owner
             let (_trigger, r) = token(r);
             let (policy, r) = token(r);
-            let r = r.strip_prefix("rewrite ").ok_or_else(|| {
-                LineError::new(
-                    "rpz",
-                    ErrorKind::Syntax,
-                    "expected `rewrite` after the RPZ policy",
-                )
-            })?;
+            let r = r
+                .strip_prefix("rewrite ")
+                .ok_or_else(|| LineError::new("rpz", ErrorKind::Syntax, "expected `rewrite` after the RPZ policy"))?;
             let (nct, r) = token(r);
             let (name, qtype) = split_name_type_class(nct)?;
             ev.dataset = "bind.rpz";
@@ -162,11 +149,7 @@ impl BindParser {
     }
 
     /// Reads whichever `print-time` form starts the line.
-    fn timestamp<'a>(
-        &mut self,
-        line: &'a str,
-        ctx: &Ctx,
-    ) -> Result<(Option<Timestamp>, &'a str), LineError> {
+    fn timestamp<'a>(&mut self, line: &'a str, ctx: &Ctx) -> Result<(Option<Timestamp>, &'a str), LineError> {
         let b = line.as_bytes();
         match b.first() {
             Some(c) if c.is_ascii_digit() => {}
@@ -204,9 +187,8 @@ impl BindParser {
             return Ok((Some(ts), rest.strip_prefix(' ').unwrap_or(rest)));
         }
         let (tok, rest) = token(line);
-        let ts = Timestamp::parse_rfc3339(tok, ctx.utc_offset).ok_or_else(|| {
-            LineError::new("timestamp", ErrorKind::Timestamp, "bad ISO 8601 time")
-        })?;
+        let ts = Timestamp::parse_rfc3339(tok, ctx.utc_offset)
+            .ok_or_else(|| LineError::new("timestamp", ErrorKind::Timestamp, "bad ISO 8601 time"))?;
         Ok((Some(ts), rest))
     }
 }
@@ -215,12 +197,8 @@ impl BindParser {
 fn split_name_class_type(s: &str) -> Result<(&str, &str), LineError> {
     let mut it = s.rsplitn(3, '/');
     let qtype = it.next().unwrap_or("");
-    let _class = it
-        .next()
-        .ok_or_else(|| LineError::truncated("dns.question.type"))?;
-    let name = it
-        .next()
-        .ok_or_else(|| LineError::truncated("dns.question.name"))?;
+    let _class = it.next().ok_or_else(|| LineError::truncated("dns.question.type"))?;
+    let name = it.next().ok_or_else(|| LineError::truncated("dns.question.name"))?;
     Ok((name, qtype))
 }
 
@@ -228,11 +206,7 @@ fn split_name_class_type(s: &str) -> Result<(&str, &str), LineError> {
 fn split_name_type_class(s: &str) -> Result<(&str, &str), LineError> {
     let mut it = s.rsplitn(3, '/');
     let _class = it.next().unwrap_or("");
-    let qtype = it
-        .next()
-        .ok_or_else(|| LineError::truncated("dns.question.type"))?;
-    let name = it
-        .next()
-        .ok_or_else(|| LineError::truncated("dns.question.name"))?;
+    let qtype = it.next().ok_or_else(|| LineError::truncated("dns.question.type"))?;
+    let name = it.next().ok_or_else(|| LineError::truncated("dns.question.name"))?;
     Ok((name, qtype))
 }

@@ -41,17 +41,15 @@ fn fields(line: &str) -> Result<Vec<Cow<'_, str>>, LineError> {
                 val.push_str(&r[i..i + ch_len]);
                 i += ch_len;
             }
-            let end = closed.ok_or_else(|| {
-                LineError::new("csv", ErrorKind::Syntax, "unterminated quoted field")
-            })?;
+            let end = closed.ok_or_else(|| LineError::new("csv", ErrorKind::Syntax, "unterminated quoted field"))?;
             out.push(Cow::Owned(val));
             let after = &r[end + 1..];
             if after.is_empty() {
                 break;
             }
-            rest = after.strip_prefix('\t').ok_or_else(|| {
-                LineError::new("csv", ErrorKind::Syntax, "text after a closing quote")
-            })?;
+            rest = after
+                .strip_prefix('\t')
+                .ok_or_else(|| LineError::new("csv", ErrorKind::Syntax, "text after a closing quote"))?;
         } else {
             match memchr::memchr(b'\t', rest.as_bytes()) {
                 Some(i) => {
@@ -79,13 +77,8 @@ pub(crate) fn parse<'a>(line: &'a str, ctx: &Ctx) -> Result<Outcome<'a>, LineErr
     }
     let mut ev = Event::new("blocky.query", "dns", "blocky");
     ev.timestamp = Some(
-        Timestamp::parse_rfc3339(&f[0], ctx.utc_offset).ok_or_else(|| {
-            LineError::new(
-                "time",
-                ErrorKind::Timestamp,
-                format!("bad time {}", snippet(&f[0])),
-            )
-        })?,
+        Timestamp::parse_rfc3339(&f[0], ctx.utc_offset)
+            .ok_or_else(|| LineError::new("time", ErrorKind::Timestamp, format!("bad time {}", snippet(&f[0]))))?,
     );
     ev.source_ip = Some(parse_ip("client.ip", &f[1])?);
     let names = std::mem::take(&mut f[2]);

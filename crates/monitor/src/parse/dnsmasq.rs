@@ -18,9 +18,7 @@
 use crate::error::{ErrorKind, LineError};
 use crate::event::{Action, DnsAnswer, DnsType, Event};
 use crate::parse::syslog::{split_ident, SyslogClock};
-use crate::parse::{
-    infer_rtype, is_sinkhole, normalize_name, parse_ip, pihole, split_ip_port, token, Ctx, Outcome,
-};
+use crate::parse::{infer_rtype, is_sinkhole, normalize_name, parse_ip, pihole, split_ip_port, token, Ctx, Outcome};
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -76,9 +74,8 @@ impl DnsmasqParser {
 
     pub(crate) fn parse<'a>(&mut self, line: &'a str, ctx: &Ctx) -> Result<Outcome<'a>, LineError> {
         let (ts, rest) = self.clock.parse(line, ctx)?;
-        let (_ident, msg) = split_ident(rest).ok_or_else(|| {
-            LineError::new("process", ErrorKind::Syntax, "no `dnsmasq[pid]:` tag")
-        })?;
+        let (_ident, msg) =
+            split_ident(rest).ok_or_else(|| LineError::new("process", ErrorKind::Syntax, "no `dnsmasq[pid]:` tag"))?;
         let (dataset, product) = self.names();
         let mut ev = Event::new(dataset, "dns", product);
         ev.timestamp = Some(ts);
@@ -90,9 +87,9 @@ impl DnsmasqParser {
         if !t0.is_empty() && t0.bytes().all(|b| b.is_ascii_digit()) {
             let (t1, r1) = token(r0);
             if t1.contains('/') {
-                let n: u64 = t0.parse().map_err(|_| {
-                    LineError::new("serial", ErrorKind::Number, "serial out of range")
-                })?;
+                let n: u64 = t0
+                    .parse()
+                    .map_err(|_| LineError::new("serial", ErrorKind::Number, "serial out of range"))?;
                 let (ip, port) = split_ip_port("source.ip", t1, '/')?;
                 serial = Some(n);
                 ev.source_ip = Some(ip);
@@ -102,9 +99,7 @@ impl DnsmasqParser {
         }
 
         if let Some(q) = msg.strip_prefix("query[") {
-            let close = q
-                .find("] ")
-                .ok_or_else(|| LineError::truncated("dns.question.type"))?;
+            let close = q.find("] ").ok_or_else(|| LineError::truncated("dns.question.type"))?;
             let qtype = &q[..close];
             let (name, r) = token(&q[close + 2..]);
             let from = r
@@ -161,10 +156,7 @@ impl DnsmasqParser {
             self.last.clone()
         } else {
             let n = normalize_name(name);
-            self.by_name
-                .get(n.as_ref())
-                .cloned()
-                .or_else(|| self.last.clone())
+            self.by_name.get(n.as_ref()).cloned().or_else(|| self.last.clone())
         };
         if let Some(p) = &pending {
             if ev.source_ip.is_none() {
@@ -187,9 +179,7 @@ impl DnsmasqParser {
         let mut sinkholed = false;
         match value {
             "NXDOMAIN" => ev.dns_response_code = Some(Cow::Borrowed("NXDOMAIN")),
-            "NODATA" | "NODATA-IPv4" | "NODATA-IPv6" => {
-                ev.dns_response_code = Some(Cow::Borrowed("NOERROR"))
-            }
+            "NODATA" | "NODATA-IPv4" | "NODATA-IPv6" => ev.dns_response_code = Some(Cow::Borrowed("NOERROR")),
             v if v.starts_with('<') => {
                 // <CNAME>, <HTTPS>, <SRV>…: the record exists, its data is not logged.
                 ev.dns_response_code = Some(Cow::Borrowed("NOERROR"));

@@ -102,25 +102,17 @@ pub(crate) fn parse_combined<'a>(line: &'a str, ctx: &Ctx) -> Result<Outcome<'a>
     let rest = rest
         .strip_prefix('[')
         .ok_or_else(|| LineError::new("timestamp", ErrorKind::Syntax, "want [date]"))?;
-    let close = rest
-        .find(']')
-        .ok_or_else(|| LineError::truncated("timestamp"))?;
+    let close = rest.find(']').ok_or_else(|| LineError::truncated("timestamp"))?;
     ev.timestamp = Some(clf_time(&rest[..close], ctx)?);
     let rest = rest[close + 1..]
         .strip_prefix(" \"")
         .ok_or_else(|| LineError::truncated("url.original"))?;
-    let q = rest
-        .find('"')
-        .ok_or_else(|| LineError::truncated("url.original"))?;
+    let q = rest.find('"').ok_or_else(|| LineError::truncated("url.original"))?;
     let mut req = rest[..q].split(' ');
     let method = req.next().unwrap_or("");
-    let url = req.next().ok_or_else(|| {
-        LineError::new(
-            "url.original",
-            ErrorKind::Syntax,
-            "request line without URL",
-        )
-    })?;
+    let url = req
+        .next()
+        .ok_or_else(|| LineError::new("url.original", ErrorKind::Syntax, "request line without URL"))?;
     request(&mut ev, method, url)?;
     let mut tail = rest[q + 1..].split_ascii_whitespace();
     let status = tail
@@ -217,13 +209,7 @@ fn set_action<'a>(ev: &mut Event<'a>, code: &'a str, status: u16) {
 
 /// `22/Nov/2026:02:55:02 +0000`
 fn clf_time(s: &str, ctx: &Ctx) -> Result<Timestamp, LineError> {
-    let bad = || {
-        LineError::new(
-            "timestamp",
-            ErrorKind::Timestamp,
-            format!("bad time {}", snippet(s)),
-        )
-    };
+    let bad = || LineError::new("timestamp", ErrorKind::Timestamp, format!("bad time {}", snippet(s)));
     let b = s.as_bytes();
     if b.len() < 20 || b[2] != b'/' || b[6] != b'/' || b[11] != b':' {
         return Err(bad());

@@ -161,20 +161,13 @@ fn own_upper(c: Cow<'_, str>) -> Cow<'_, str> {
 }
 
 pub(crate) fn parse(line: &str) -> Result<Outcome<'_>, LineError> {
-    let e: Eve<'_> = serde_json::from_str(line)
-        .map_err(|e| LineError::new("json", ErrorKind::Json, format!("{e}")))?;
+    let e: Eve<'_> = serde_json::from_str(line).map_err(|e| LineError::new("json", ErrorKind::Json, format!("{e}")))?;
     let kind = e.event_type.as_deref().unwrap_or("");
     let dataset = match kind {
         "dns" => "suricata.dns",
         "tls" => "suricata.tls",
         "http" => "suricata.http",
-        "" => {
-            return Err(LineError::new(
-                "event_type",
-                ErrorKind::Json,
-                "no event_type",
-            ))
-        }
+        "" => return Err(LineError::new("event_type", ErrorKind::Json, "no event_type")),
         "flow" => return Ok(Outcome::Skip("suricata.flow")),
         "alert" => return Ok(Outcome::Skip("suricata.alert")),
         "fileinfo" => return Ok(Outcome::Skip("suricata.fileinfo")),
@@ -188,10 +181,10 @@ pub(crate) fn parse(line: &str) -> Result<Outcome<'_>, LineError> {
         .timestamp
         .as_deref()
         .ok_or_else(|| LineError::truncated("timestamp"))?;
-    ev.timestamp =
-        Some(Timestamp::parse_rfc3339(ts, 0).ok_or_else(|| {
-            LineError::new("timestamp", ErrorKind::Timestamp, "bad ISO 8601 time")
-        })?);
+    ev.timestamp = Some(
+        Timestamp::parse_rfc3339(ts, 0)
+            .ok_or_else(|| LineError::new("timestamp", ErrorKind::Timestamp, "bad ISO 8601 time"))?,
+    );
     if let Some(s) = &e.src_ip {
         ev.source_ip = Some(parse_ip("src_ip", s)?);
     }
@@ -206,9 +199,9 @@ pub(crate) fn parse(line: &str) -> Result<Outcome<'_>, LineError> {
     });
     match kind {
         "dns" => {
-            let d = e.dns.ok_or_else(|| {
-                LineError::new("dns", ErrorKind::Json, "dns event without a dns object")
-            })?;
+            let d = e
+                .dns
+                .ok_or_else(|| LineError::new("dns", ErrorKind::Json, "dns event without a dns object"))?;
             dns(&mut ev, d)?;
         }
         "tls" => ev.tls_server_name = e.tls.and_then(|t| t.sni).map(own_name),
@@ -234,11 +227,7 @@ fn dns<'a>(ev: &mut Event<'a>, d: EveDns<'a>) -> Result<(), LineError> {
             "dns.type is not query/answer/request/response",
         ));
     }
-    ev.dns_type = Some(if is_answer {
-        DnsType::Answer
-    } else {
-        DnsType::Query
-    });
+    ev.dns_type = Some(if is_answer { DnsType::Answer } else { DnsType::Query });
     ev.dns_id = d.id;
     if is_answer && is_dns_port(ev.source_port) && !is_dns_port(ev.destination_port) {
         std::mem::swap(&mut ev.source_ip, &mut ev.destination_ip);
@@ -266,10 +255,7 @@ fn dns<'a>(ev: &mut Event<'a>, d: EveDns<'a>) -> Result<(), LineError> {
     if let Some(answers) = d.answers {
         for a in answers {
             if let Some(data) = a.rdata.and_then(|r| r.0) {
-                ev.dns_answers.push(DnsAnswer {
-                    data,
-                    rtype: a.rrtype,
-                });
+                ev.dns_answers.push(DnsAnswer { data, rtype: a.rrtype });
             }
         }
     } else if let Some(grouped) = d.grouped {

@@ -22,43 +22,31 @@ impl SyslogClock {
     }
 
     /// Parses the leading timestamp; returns it and the text after the following space.
-    pub(crate) fn parse<'a>(
-        &mut self,
-        line: &'a str,
-        ctx: &Ctx,
-    ) -> Result<(Timestamp, &'a str), LineError> {
+    pub(crate) fn parse<'a>(&mut self, line: &'a str, ctx: &Ctx) -> Result<(Timestamp, &'a str), LineError> {
         let b = line.as_bytes();
         if b.first().is_some_and(u8::is_ascii_digit) {
             let (tok, rest) = token(line);
-            let ts = Timestamp::parse_rfc3339(tok, ctx.utc_offset).ok_or_else(|| {
-                LineError::new("timestamp", ErrorKind::Timestamp, "bad RFC 3339 time")
-            })?;
+            let ts = Timestamp::parse_rfc3339(tok, ctx.utc_offset)
+                .ok_or_else(|| LineError::new("timestamp", ErrorKind::Timestamp, "bad RFC 3339 time"))?;
             return Ok((ts, rest));
         }
         if b.len() < 16 {
             return Err(LineError::truncated("timestamp"));
         }
-        let month = month_from_abbr(&b[0..3])
-            .ok_or_else(|| LineError::new("timestamp", ErrorKind::Timestamp, "bad month"))?;
+        let month =
+            month_from_abbr(&b[0..3]).ok_or_else(|| LineError::new("timestamp", ErrorKind::Timestamp, "bad month"))?;
         let day = match (b[4], b[5]) {
             (b' ', d) if d.is_ascii_digit() => d - b'0',
-            _ => parse_2(&b[4..6])
-                .ok_or_else(|| LineError::new("timestamp", ErrorKind::Timestamp, "bad day"))?,
+            _ => parse_2(&b[4..6]).ok_or_else(|| LineError::new("timestamp", ErrorKind::Timestamp, "bad day"))?,
         };
         if b[3] != b' ' || b[6] != b' ' {
-            return Err(LineError::new(
-                "timestamp",
-                ErrorKind::Timestamp,
-                "bad separator",
-            ));
+            return Err(LineError::new("timestamp", ErrorKind::Timestamp, "bad separator"));
         }
-        let (hour, minute, second) = parse_hms(&b[7..15])
-            .ok_or_else(|| LineError::new("timestamp", ErrorKind::Timestamp, "bad time"))?;
-        let (nanos, rest) = split_frac(&line[15..])
-            .ok_or_else(|| LineError::new("timestamp", ErrorKind::Timestamp, "bad fraction"))?;
-        let rest = rest
-            .strip_prefix(' ')
-            .ok_or_else(|| LineError::truncated("message"))?;
+        let (hour, minute, second) =
+            parse_hms(&b[7..15]).ok_or_else(|| LineError::new("timestamp", ErrorKind::Timestamp, "bad time"))?;
+        let (nanos, rest) =
+            split_frac(&line[15..]).ok_or_else(|| LineError::new("timestamp", ErrorKind::Timestamp, "bad fraction"))?;
+        let rest = rest.strip_prefix(' ').ok_or_else(|| LineError::truncated("message"))?;
         if self.last_month == 12 && month == 1 {
             self.year += 1;
         }

@@ -28,9 +28,7 @@ pub struct UnboundParser {
     last_block: Option<(IpAddr, String, String)>,
 }
 
-const LEVELS: [&str; 7] = [
-    "info:", "query:", "reply:", "notice:", "warning:", "error:", "debug:",
-];
+const LEVELS: [&str; 7] = ["info:", "query:", "reply:", "notice:", "warning:", "error:", "debug:"];
 
 impl UnboundParser {
     pub(crate) fn new(ctx: &Ctx) -> Self {
@@ -42,9 +40,7 @@ impl UnboundParser {
 
     pub(crate) fn parse<'a>(&mut self, line: &'a str, ctx: &Ctx) -> Result<Outcome<'a>, LineError> {
         let (ts, rest) = if let Some(r) = line.strip_prefix('[') {
-            let close = r
-                .find("] ")
-                .ok_or_else(|| LineError::truncated("timestamp"))?;
+            let close = r.find("] ").ok_or_else(|| LineError::truncated("timestamp"))?;
             let ts = Timestamp::parse_epoch(&r[..close])
                 .ok_or_else(|| LineError::new("timestamp", ErrorKind::Timestamp, "bad epoch"))?;
             (ts, &r[close + 2..])
@@ -125,11 +121,7 @@ impl UnboundParser {
             ev.dns_question_name = Some(normalize_name(toks[3]));
             ev.dns_question_type = Some(Cow::Borrowed(toks[4]));
             ev.action = action;
-            ev.rule_name = Some(Cow::Owned(format!(
-                "{} {}",
-                normalize_name(toks[0]),
-                toks[1]
-            )));
+            ev.rule_name = Some(Cow::Owned(format!("{} {}", normalize_name(toks[0]), toks[1])));
             if action == Action::Blocked {
                 let name = normalize_name(toks[3]).into_owned();
                 self.last_block = Some((ip, name, toks[4].to_owned()));
@@ -142,10 +134,7 @@ impl UnboundParser {
     fn reply<'a>(&mut self, ev: &mut Event<'a>, toks: &[&'a str; 9]) -> Result<(), LineError> {
         ev.dns_type = Some(DnsType::Answer);
         ev.dns_response_code = Some(Cow::Borrowed(toks[4]));
-        if toks[5].parse::<f64>().is_err()
-            || toks[6].parse::<u8>().is_err()
-            || toks[7].parse::<u32>().is_err()
-        {
+        if toks[5].parse::<f64>().is_err() || toks[6].parse::<u8>().is_err() || toks[7].parse::<u32>().is_err() {
             return Err(LineError::new(
                 "message",
                 ErrorKind::Number,
@@ -170,8 +159,8 @@ impl UnboundParser {
 /// Maps an Unbound local-zone type to the action it means for the client.
 fn local_action(kind: &str) -> Option<Action> {
     Some(match kind {
-        "always_nxdomain" | "always_refuse" | "always_null" | "always_nodata" | "refuse"
-        | "deny" | "static" | "redirect" | "inform_deny" | "inform_redirect" => Action::Blocked,
+        "always_nxdomain" | "always_refuse" | "always_null" | "always_nodata" | "refuse" | "deny" | "static"
+        | "redirect" | "inform_deny" | "inform_redirect" => Action::Blocked,
         "always_transparent" | "transparent" | "typetransparent" | "inform" => Action::Allowed,
         _ => return None,
     })

@@ -182,11 +182,7 @@ impl ZeekTsvParser {
             ZeekLog::Dns => {
                 if let Some(s) = get(TRANS_ID) {
                     ev.dns_id = Some(s.parse().map_err(|_| {
-                        LineError::new(
-                            "trans_id",
-                            ErrorKind::Number,
-                            format!("bad id {}", snippet(s)),
-                        )
+                        LineError::new("trans_id", ErrorKind::Number, format!("bad id {}", snippet(s)))
                     })?);
                 }
                 ev.dns_question_name = get(QUERY).map(|q| unescape_name(q));
@@ -252,11 +248,7 @@ impl ZeekTsvParser {
             "fields" => {
                 self.cols = val.split(self.sep as char).map(slot_of).collect();
                 if self.cols.is_empty() {
-                    return Err(LineError::new(
-                        "#fields",
-                        ErrorKind::Header,
-                        "empty #fields",
-                    ));
+                    return Err(LineError::new("#fields", ErrorKind::Header, "empty #fields"));
                 }
             }
             _ => {}
@@ -270,13 +262,9 @@ fn zeek_ts_text(s: &str) -> Result<Option<Timestamp>, LineError> {
     if s.bytes().all(|b| b == b'X' || b == b'.') {
         return Ok(None);
     }
-    Timestamp::parse_epoch(s).map(Some).ok_or_else(|| {
-        LineError::new(
-            "ts",
-            ErrorKind::Timestamp,
-            format!("bad time {}", snippet(s)),
-        )
-    })
+    Timestamp::parse_epoch(s)
+        .map(Some)
+        .ok_or_else(|| LineError::new("ts", ErrorKind::Timestamp, format!("bad time {}", snippet(s))))
 }
 
 /// Decodes Zeek's `\xHH` escapes (and `\\`), borrowing when there are none.
@@ -290,10 +278,7 @@ fn unescape(s: &str) -> Cow<'_, str> {
     while i < b.len() {
         if b[i] == b'\\' && b.get(i + 1) == Some(&b'x') {
             let hex = |c: u8| (c as char).to_digit(16);
-            if let (Some(h), Some(l)) = (
-                b.get(i + 2).and_then(|c| hex(*c)),
-                b.get(i + 3).and_then(|c| hex(*c)),
-            ) {
+            if let (Some(h), Some(l)) = (b.get(i + 2).and_then(|c| hex(*c)), b.get(i + 3).and_then(|c| hex(*c))) {
                 out.push((h * 16 + l) as u8);
                 i += 4;
                 continue;
@@ -383,8 +368,8 @@ impl ZeekJsonParser {
     }
 
     pub(crate) fn parse<'a>(&mut self, line: &'a str) -> Result<Outcome<'a>, LineError> {
-        let r: ZeekRecord<'a> = serde_json::from_str(line)
-            .map_err(|e| LineError::new("json", ErrorKind::Json, format!("{e}")))?;
+        let r: ZeekRecord<'a> =
+            serde_json::from_str(line).map_err(|e| LineError::new("json", ErrorKind::Json, format!("{e}")))?;
         let log = match (&r.path, self.hint) {
             (Some(p), _) => ZeekLog::from_path(p),
             (None, Some(h)) => h,

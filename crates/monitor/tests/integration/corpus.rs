@@ -16,11 +16,7 @@ fn count<T>(v: &[T], f: impl Fn(&T) -> bool) -> usize {
 #[test]
 fn bind_classic_with_category_and_severity() {
     let Some(c) = corpus() else { return };
-    let p = parse_file(
-        &c,
-        "generated/bind/bind-9.18-query.classic.log",
-        Format::BindQuery,
-    );
+    let p = parse_file(&c, "generated/bind/bind-9.18-query.classic.log", Format::BindQuery);
     assert!(p.errors.is_empty(), "{:?}", p.errors);
     assert_eq!(p.events.len(), 13);
     assert_eq!(count(&p.events, |e| e.dns_type == Some(DnsType::Query)), 11);
@@ -43,10 +39,7 @@ fn bind_classic_with_category_and_severity() {
         .filter(|e| e.dns_response_code.as_deref() == Some("REFUSED"))
         .collect();
     assert_eq!(refused.len(), 2);
-    assert_eq!(
-        refused[0].dns_question_name.as_deref(),
-        Some("use-application-dns.net")
-    );
+    assert_eq!(refused[0].dns_question_name.as_deref(), Some("use-application-dns.net"));
     assert_eq!(refused[1].dns_question_type.as_deref(), Some("SVCB"));
     // the +E(0)TK query came over TCP; the ECS-tagged HTTPS query is parsed too
     assert_eq!(p.events[11].transport.as_deref(), Some("tcp"));
@@ -56,11 +49,7 @@ fn bind_classic_with_category_and_severity() {
 #[test]
 fn bind_iso8601_utc() {
     let Some(c) = corpus() else { return };
-    let p = parse_file(
-        &c,
-        "generated/bind/bind-9.18-query.iso8601-utc.log",
-        Format::BindQuery,
-    );
+    let p = parse_file(&c, "generated/bind/bind-9.18-query.iso8601-utc.log", Format::BindQuery);
     assert!(p.errors.is_empty(), "{:?}", p.errors);
     assert_eq!(p.events.len(), 11);
     assert_eq!(
@@ -82,8 +71,7 @@ fn bind_stderr_without_category() {
     assert!(p.errors.is_empty(), "{:?}", p.errors);
     assert_eq!(p.events.len(), 40);
     assert_eq!(
-        count(&p.events, |e| e.dns_response_code.as_deref()
-            == Some("REFUSED")),
+        count(&p.events, |e| e.dns_response_code.as_deref() == Some("REFUSED")),
         9
     );
     assert!(qnames(&p.events).contains(&"api16-normal-c-useast1a.tiktokv.com"));
@@ -125,10 +113,7 @@ fn unbound_epoch_untagged() {
         .iter()
         .find(|e| e.dns_response_code.as_deref() == Some("SERVFAIL"))
         .expect("servfail");
-    assert_eq!(
-        servfail.dns_question_name.as_deref(),
-        Some("printer.corp.example")
-    );
+    assert_eq!(servfail.dns_question_name.as_deref(), Some("printer.corp.example"));
     assert_eq!(p.stats.skipped_count(), 19); // notices, stats and histogram lines
 }
 
@@ -148,21 +133,13 @@ fn unbound_tagged_ascii_time() {
         p.events[0].timestamp.map(|t| t.to_string()).as_deref(),
         Some("2026-11-22T02:54:39Z")
     );
-    assert_eq!(
-        count(&p.events, |e| e.dns_question_type.as_deref()
-            == Some("HTTPS")),
-        2
-    );
+    assert_eq!(count(&p.events, |e| e.dns_question_type.as_deref() == Some("HTTPS")), 2);
 }
 
 #[test]
 fn dnsmasq_plain_correlates_by_name() {
     let Some(c) = corpus() else { return };
-    let p = parse_file(
-        &c,
-        "generated/dnsmasq/dnsmasq-2.90-log-queries.log",
-        Format::Dnsmasq,
-    );
+    let p = parse_file(&c, "generated/dnsmasq/dnsmasq-2.90-log-queries.log", Format::Dnsmasq);
     assert!(p.errors.is_empty(), "{:?}", p.errors);
     assert_eq!(p.events.len(), 60);
     assert_eq!(count(&p.events, |e| e.dns_type == Some(DnsType::Query)), 28);
@@ -176,15 +153,12 @@ fn dnsmasq_plain_correlates_by_name() {
     let google: Vec<_> = p
         .events
         .iter()
-        .filter(|e| {
-            e.dns_question_name.as_deref() == Some("dns.google")
-                && e.dns_type == Some(DnsType::Answer)
-        })
+        .filter(|e| e.dns_question_name.as_deref() == Some("dns.google") && e.dns_type == Some(DnsType::Answer))
         .collect();
     assert_eq!(google.len(), 8); // 2 forwarded replies + 6 cached
-    assert!(google.iter().all(
-        |e| e.source_ip == Some(ip("127.0.0.1")) && e.dns_question_type.as_deref() == Some("A")
-    ));
+    assert!(google
+        .iter()
+        .all(|e| e.source_ip == Some(ip("127.0.0.1")) && e.dns_question_type.as_deref() == Some("A")));
     assert!(google.iter().any(|e| e.dns_answers[0].data == "8.8.4.4"));
     // "reply error is REFUSED" gets the forwarded query's name
     let refused: Vec<_> = p
@@ -197,24 +171,15 @@ fn dnsmasq_plain_correlates_by_name() {
         refused[0].dns_question_name.as_deref(),
         Some("api16-normal-c-useast1a.tiktokv.com")
     );
-    assert_eq!(
-        refused[1].dns_question_name.as_deref(),
-        Some("_dns.resolver.arpa")
-    );
+    assert_eq!(refused[1].dns_question_name.as_deref(), Some("_dns.resolver.arpa"));
     // the hosts-file answer
     let hosts = p
         .events
         .iter()
-        .find(|e| {
-            e.dns_question_name.as_deref() == Some("printer.corp.example")
-                && e.dns_type == Some(DnsType::Answer)
-        })
+        .find(|e| e.dns_question_name.as_deref() == Some("printer.corp.example") && e.dns_type == Some(DnsType::Answer))
         .expect("hosts");
     assert_eq!(hosts.action, Action::Allowed);
-    assert_eq!(
-        hosts.rule_name.as_deref(),
-        Some("/tmp/gen/dnsmasq/hosts.extra")
-    );
+    assert_eq!(hosts.rule_name.as_deref(), Some("/tmp/gen/dnsmasq/hosts.extra"));
     // AAAA answer
     assert!(p.events.iter().any(|e| e
         .dns_answers
@@ -259,11 +224,7 @@ fn dnsmasq_extra_correlates_by_serial() {
 #[test]
 fn squid_native() {
     let Some(c) = corpus() else { return };
-    let p = parse_file(
-        &c,
-        "generated/squid/squid-5.7-access.native.log",
-        Format::SquidNative,
-    );
+    let p = parse_file(&c, "generated/squid/squid-5.7-access.native.log", Format::SquidNative);
     assert!(p.errors.is_empty(), "{:?}", p.errors);
     assert_eq!(p.events.len(), 9);
     let e = &p.events[0];
@@ -308,11 +269,7 @@ fn squid_combined() {
 #[test]
 fn adguard_querylog_with_base64_answer() {
     let Some(c) = corpus() else { return };
-    let p = parse_file(
-        &c,
-        "misc/adguardhome-querylog.excerpt.json",
-        Format::AdGuard,
-    );
+    let p = parse_file(&c, "misc/adguardhome-querylog.excerpt.json", Format::AdGuard);
     assert!(p.errors.is_empty(), "{:?}", p.errors);
     assert_eq!(p.events.len(), 1);
     let e = &p.events[0];
@@ -332,24 +289,11 @@ fn adguard_querylog_with_base64_answer() {
 #[test]
 fn suricata_eve_v1_dns_and_http() {
     let Some(c) = corpus() else { return };
-    let p = parse_file(
-        &c,
-        "suricata/eve.surevego-dns-v1-http-alert.json",
-        Format::SuricataEve,
-    );
+    let p = parse_file(&c, "suricata/eve.surevego-dns-v1-http-alert.json", Format::SuricataEve);
     assert!(p.errors.is_empty(), "{:?}", p.errors);
-    let dns: Vec<_> = p
-        .events
-        .iter()
-        .filter(|e| e.dataset == "suricata.dns")
-        .collect();
+    let dns: Vec<_> = p.events.iter().filter(|e| e.dataset == "suricata.dns").collect();
     assert_eq!(dns.len(), 48);
-    assert_eq!(
-        dns.iter()
-            .filter(|e| e.dns_type == Some(DnsType::Query))
-            .count(),
-        9
-    );
+    assert_eq!(dns.iter().filter(|e| e.dns_type == Some(DnsType::Query)).count(), 9);
     assert_eq!(
         dns.iter()
             .filter(|e| e.dns_response_code.as_deref() == Some("NXDOMAIN"))
@@ -361,10 +305,7 @@ fn suricata_eve_v1_dns_and_http() {
         .iter()
         .find(|e| e.dns_answers.first().map(|a| a.data.as_ref()) == Some("151.101.12.204"))
         .expect("fastly answer");
-    assert_eq!(
-        a.dns_question_name.as_deref(),
-        Some("prod.debian.map.fastly.net")
-    );
+    assert_eq!(a.dns_question_name.as_deref(), Some("prod.debian.map.fastly.net"));
     assert_eq!(a.source_ip, Some(ip("172.17.0.2")));
     assert_eq!(a.destination_port, Some(53));
     assert_eq!(
@@ -393,8 +334,7 @@ fn zeek_dns_tsv_btest_baseline() {
     assert_eq!(p.stats.masked_timestamps, 34);
     assert_eq!(p.stats.skipped.get("zeek.header"), Some(&10));
     assert_eq!(
-        count(&p.events, |e| e.dns_response_code.as_deref()
-            == Some("NXDOMAIN")),
+        count(&p.events, |e| e.dns_response_code.as_deref() == Some("NXDOMAIN")),
         4
     );
     let e = p
@@ -431,10 +371,7 @@ fn zeek_conn_tsv() {
     assert!(p.errors.is_empty(), "{:?}", p.errors);
     assert_eq!(p.events.len(), 34);
     assert!(p.events.iter().all(|e| e.dataset == "zeek.conn"));
-    assert_eq!(
-        count(&p.events, |e| e.transport.as_deref() == Some("tcp")),
-        10
-    );
+    assert_eq!(count(&p.events, |e| e.transport.as_deref() == Some("tcp")), 10);
     assert_eq!(
         p.events.last().and_then(|e| e.destination_ip),
         Some(ip("173.192.163.128"))
@@ -448,8 +385,7 @@ fn zeek_ssl_tsv_with_empty_and_unset_fields() {
     assert!(p.errors.is_empty(), "{:?}", p.errors);
     assert_eq!(p.events.len(), 8);
     assert_eq!(
-        count(&p.events, |e| e.tls_server_name.as_deref()
-            == Some("www.google.com")),
+        count(&p.events, |e| e.tls_server_name.as_deref() == Some("www.google.com")),
         4
     );
     assert_eq!(count(&p.events, |e| e.tls_server_name.is_none()), 4);
@@ -487,10 +423,7 @@ fn zeek_json_logs() {
             == Some("www.taosecurity.com")),
         2
     );
-    for f in [
-        "zeek/conn.docs-examples.json",
-        "zeek/conn.from-ssl-docs-examples.json",
-    ] {
+    for f in ["zeek/conn.docs-examples.json", "zeek/conn.from-ssl-docs-examples.json"] {
         let p = parse_file(&c, f, Format::ZeekJson);
         assert!(p.errors.is_empty(), "{:?}", p.errors);
         assert_eq!(p.events.len(), 2);
@@ -504,11 +437,7 @@ fn zeek_json_logs() {
 #[test]
 fn every_event_serialises_with_ecs_names() {
     let Some(c) = corpus() else { return };
-    let p = parse_file(
-        &c,
-        "generated/bind/bind-9.18-query.classic.log",
-        Format::BindQuery,
-    );
+    let p = parse_file(&c, "generated/bind/bind-9.18-query.classic.log", Format::BindQuery);
     let v = serde_json::to_value(&p.events[0]).expect("serialise");
     assert_eq!(v["dns.question.name"], "www.tiktok.com");
     assert_eq!(v["source.ip"], "127.0.0.1");

@@ -6,24 +6,15 @@ use monitor::{detect, Format};
 
 fn head(path: &std::path::Path) -> Vec<Vec<u8>> {
     let data = std::fs::read(path).expect("read corpus file");
-    data.split(|b| *b == b'\n')
-        .take(12)
-        .map(<[u8]>::to_vec)
-        .collect()
+    data.split(|b| *b == b'\n').take(12).map(<[u8]>::to_vec).collect()
 }
 
 #[test]
 fn detects_every_corpus_log() {
     let Some(c) = corpus() else { return };
     let cases = [
-        (
-            "generated/bind/bind-9.18-query.classic.log",
-            Format::BindQuery,
-        ),
-        (
-            "generated/bind/bind-9.18-query.iso8601-utc.log",
-            Format::BindQuery,
-        ),
+        ("generated/bind/bind-9.18-query.classic.log", Format::BindQuery),
+        ("generated/bind/bind-9.18-query.iso8601-utc.log", Format::BindQuery),
         (
             "generated/bind/bind-9.18-query.stderr-noCategory.log",
             Format::BindQuery,
@@ -36,27 +27,12 @@ fn detects_every_corpus_log() {
             "generated/unbound/unbound-1.17-log-queries-replies.tagged-ascii.log",
             Format::Unbound,
         ),
-        (
-            "generated/dnsmasq/dnsmasq-2.90-log-queries.log",
-            Format::Dnsmasq,
-        ),
-        (
-            "generated/dnsmasq/dnsmasq-2.90-log-queries-extra.log",
-            Format::Dnsmasq,
-        ),
-        (
-            "generated/squid/squid-5.7-access.native.log",
-            Format::SquidNative,
-        ),
-        (
-            "generated/squid/squid-5.7-access.combined.log",
-            Format::SquidCombined,
-        ),
+        ("generated/dnsmasq/dnsmasq-2.90-log-queries.log", Format::Dnsmasq),
+        ("generated/dnsmasq/dnsmasq-2.90-log-queries-extra.log", Format::Dnsmasq),
+        ("generated/squid/squid-5.7-access.native.log", Format::SquidNative),
+        ("generated/squid/squid-5.7-access.combined.log", Format::SquidCombined),
         ("misc/adguardhome-querylog.excerpt.json", Format::AdGuard),
-        (
-            "suricata/eve.surevego-dns-v1-http-alert.json",
-            Format::SuricataEve,
-        ),
+        ("suricata/eve.surevego-dns-v1-http-alert.json", Format::SuricataEve),
         ("zeek/dns.opt-basic.tsv.log", Format::ZeekTsv),
         ("zeek/conn.opt-basic.tsv.log", Format::ZeekTsv),
         ("zeek/ssl.tls13-ech.tsv.log", Format::ZeekTsv),
@@ -98,28 +74,16 @@ fn detects_samples_and_name_hints() {
     let lines = |s: &str| s.lines().map(|l| l.as_bytes().to_vec()).collect::<Vec<_>>();
     assert_eq!(detect(&lines(samples::PIHOLE), None), Some(Format::Pihole));
     assert_eq!(detect(&lines(samples::BLOCKY), None), Some(Format::Blocky));
-    assert_eq!(
-        detect(&lines(samples::EVE), None),
-        Some(Format::SuricataEve)
-    );
-    assert_eq!(
-        detect(&lines(samples::BIND_RPZ), None),
-        Some(Format::BindQuery)
-    );
+    assert_eq!(detect(&lines(samples::EVE), None), Some(Format::SuricataEve));
+    assert_eq!(detect(&lines(samples::BIND_RPZ), None), Some(Format::BindQuery));
     // Pi-hole's log with only dnsmasq-shaped lines: the file name decides.
     let plain = "Jan 10 10:00:01 dnsmasq[812]: query[A] a.example from 192.168.1.2";
     assert_eq!(
         detect(&[plain], Some("/var/log/pihole/pihole.log")),
         Some(Format::Pihole)
     );
-    assert_eq!(
-        detect(&[plain], Some("/var/log/dnsmasq.log")),
-        Some(Format::Dnsmasq)
-    );
-    assert_eq!(
-        detect(&["lease 192.168.1.50 {"], None),
-        Some(Format::DhcpdLeases)
-    );
+    assert_eq!(detect(&[plain], Some("/var/log/dnsmasq.log")), Some(Format::Dnsmasq));
+    assert_eq!(detect(&["lease 192.168.1.50 {"], None), Some(Format::DhcpdLeases));
     assert_eq!(
         detect(
             &["1795320000 aa:bb:cc:dd:ee:ff 192.168.1.50 laptop 01:aa:bb:cc:dd:ee:ff"],

@@ -11,8 +11,7 @@ not-an-ip,x,y
 192.168.1.11
 ";
 
-const DNSMASQ_LEASES: &str =
-    "1795320000 aa:bb:cc:dd:ee:01 192.168.1.50 bobs-phone 01:aa:bb:cc:dd:ee:01
+const DNSMASQ_LEASES: &str = "1795320000 aa:bb:cc:dd:ee:01 192.168.1.50 bobs-phone 01:aa:bb:cc:dd:ee:01
 1795320000 zz:bb:cc:dd:ee:02 192.168.1.51 * *
 0 aa:bb:cc:dd:ee:03 192.168.1.52 printer *
 duid 00:01:00:01:2c:aa:bb:cc:dd:ee:ff:00:11
@@ -75,11 +74,7 @@ fn ts(s: &str) -> Timestamp {
 fn static_map_rows_and_errors() {
     let r = static_map::read(STATIC.as_bytes());
     assert_eq!(r.records.len(), 2);
-    let errs: Vec<_> = r
-        .errors
-        .iter()
-        .map(|e| (e.line_no, e.kind, e.format))
-        .collect();
+    let errs: Vec<_> = r.errors.iter().map(|e| (e.line_no, e.kind, e.format)).collect();
     assert_eq!(
         errs,
         [
@@ -95,14 +90,8 @@ fn dnsmasq_leases_with_errors() {
     assert_eq!(r.records.len(), 3);
     let errs: Vec<_> = r.errors.iter().map(|e| (e.line_no, e.kind)).collect();
     assert_eq!(errs, [(2, ErrorKind::Syntax), (6, ErrorKind::Timestamp)]);
-    assert_eq!(
-        r.records[0].ends.map(|t| t.unix_secs()),
-        Some(1_795_320_000)
-    );
-    assert_eq!(
-        r.records[0].starts.map(|t| t.unix_secs()),
-        Some(1_795_316_400)
-    );
+    assert_eq!(r.records[0].ends.map(|t| t.unix_secs()), Some(1_795_320_000));
+    assert_eq!(r.records[0].starts.map(|t| t.unix_secs()), Some(1_795_316_400));
     assert_eq!(r.records[1].ends, None, "expiry 0 = infinite");
     assert_eq!(r.records[2].mac, None, "DHCPv6 IAID is not a MAC");
     assert_eq!(r.records[2].hostname.as_deref(), Some("laptop"));
@@ -113,11 +102,7 @@ fn dhcpd_leases_blocks_states_and_errors() {
     let r = dhcpd_leases::read(DHCPD_LEASES.as_bytes());
     let ips: Vec<String> = r.records.iter().map(|l| l.ip.to_string()).collect();
     assert_eq!(ips, ["192.168.1.60", "192.168.1.60", "192.168.1.63"]);
-    let errs: Vec<_> = r
-        .errors
-        .iter()
-        .map(|e| (e.line_no, e.kind, e.field))
-        .collect();
+    let errs: Vec<_> = r.errors.iter().map(|e| (e.line_no, e.kind, e.field)).collect();
     assert_eq!(
         errs,
         [
@@ -127,10 +112,7 @@ fn dhcpd_leases_blocks_states_and_errors() {
         ]
     );
     assert_eq!(r.records[1].ends, None, "ends never");
-    assert_eq!(
-        r.records[2].ends.map(|t| t.unix_secs()),
-        Some(1_795_356_000)
-    );
+    assert_eq!(r.records[2].ends.map(|t| t.unix_secs()), Some(1_795_356_000));
 }
 
 #[test]
@@ -141,27 +123,20 @@ fn resolver_answers_by_time_interval() {
     res.add_leases(dnsmasq_leases::read(DNSMASQ_LEASES.as_bytes(), 3600).records);
     let ip = "192.168.1.60".parse().expect("ip");
     // Morning: Bob's phone (named through the static map by MAC).
-    let id = res
-        .resolve(ip, Some(ts("2026-11-22T06:00:00Z")))
-        .expect("morning");
+    let id = res.resolve(ip, Some(ts("2026-11-22T06:00:00Z"))).expect("morning");
     assert_eq!(id.device.as_deref(), Some("phone-bob"));
     assert_eq!(id.user.as_deref(), Some("bob"));
     assert_eq!(id.source, IdentitySource::Lease);
     assert_eq!(id.valid_until, Some(ts("2026-11-22T12:00:00Z")));
     // Afternoon: the same IP is a guest laptop, no user.
-    let id = res
-        .resolve(ip, Some(ts("2026-11-22T15:00:00Z")))
-        .expect("afternoon");
+    let id = res.resolve(ip, Some(ts("2026-11-22T15:00:00Z"))).expect("afternoon");
     assert_eq!(id.device.as_deref(), Some("guest-laptop"));
     assert_eq!(id.user, None);
     // Before any lease: nobody.
     assert!(res.resolve(ip, Some(ts("2026-11-21T15:00:00Z"))).is_none());
     // Static IP entries answer at any time.
     let id = res
-        .resolve(
-            "192.168.1.10".parse().expect("ip"),
-            Some(ts("2020-01-01T00:00:00Z")),
-        )
+        .resolve("192.168.1.10".parse().expect("ip"), Some(ts("2020-01-01T00:00:00Z")))
         .expect("static");
     assert_eq!(
         (id.device.as_deref(), id.user.as_deref()),

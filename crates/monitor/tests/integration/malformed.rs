@@ -6,11 +6,7 @@ use monitor::{ErrorKind, Format};
 
 /// Asserts the errors are exactly `want` = [(line_no, kind, field)].
 fn check(p: &Parsed, events: usize, want: &[(u64, ErrorKind, &str)]) {
-    let got: Vec<(u64, ErrorKind, &str)> = p
-        .errors
-        .iter()
-        .map(|e| (e.line_no, e.kind, e.field))
-        .collect();
+    let got: Vec<(u64, ErrorKind, &str)> = p.errors.iter().map(|e| (e.line_no, e.kind, e.field)).collect();
     assert_eq!(got, want, "errors: {:#?}", p.errors);
     assert_eq!(p.events.len(), events, "events: {:#?}", p.events);
     assert_eq!(p.stats.error_count(), want.len() as u64);
@@ -200,10 +196,7 @@ fn zeek_tsv_bad_lines() {
             (12, ErrorKind::Utf8, "line"),
         ],
     );
-    assert_eq!(
-        p.events[0].dns_question_name.as_deref(),
-        Some("www.tiktok.com")
-    );
+    assert_eq!(p.events[0].dns_question_name.as_deref(), Some("www.tiktok.com"));
     assert_eq!(p.events[0].dns_answers.len(), 2);
     assert_eq!(p.events[1].timestamp, None);
     assert_eq!(
@@ -271,7 +264,8 @@ fn suricata_bad_lines() {
 
 #[test]
 fn squid_bad_lines() {
-    let good = b"1795316102.232      0 127.0.0.1 TCP_DENIED/403 3416 CONNECT www.tiktok.com:443 - HIER_NONE/- text/html";
+    let good =
+        b"1795316102.232      0 127.0.0.1 TCP_DENIED/403 3416 CONNECT www.tiktok.com:443 - HIER_NONE/- text/html";
     let text = cat(&[
         good,
         b"1795316102.232      0 127.0.0.1 TCP_DENIED/403",

@@ -100,14 +100,8 @@ fn seeds() -> Vec<(Format, Vec<Vec<u8>>)> {
     ];
     if let Some(c) = corpus() {
         let files = [
-            (
-                "generated/bind/bind-9.18-query.classic.log",
-                Format::BindQuery,
-            ),
-            (
-                "generated/bind/bind-9.18-query.iso8601-utc.log",
-                Format::BindQuery,
-            ),
+            ("generated/bind/bind-9.18-query.classic.log", Format::BindQuery),
+            ("generated/bind/bind-9.18-query.iso8601-utc.log", Format::BindQuery),
             (
                 "generated/unbound/unbound-1.17-log-queries-replies.epoch.log",
                 Format::Unbound,
@@ -116,27 +110,12 @@ fn seeds() -> Vec<(Format, Vec<Vec<u8>>)> {
                 "generated/unbound/unbound-1.17-log-queries-replies.tagged-ascii.log",
                 Format::Unbound,
             ),
-            (
-                "generated/dnsmasq/dnsmasq-2.90-log-queries.log",
-                Format::Dnsmasq,
-            ),
-            (
-                "generated/dnsmasq/dnsmasq-2.90-log-queries-extra.log",
-                Format::Dnsmasq,
-            ),
-            (
-                "generated/squid/squid-5.7-access.native.log",
-                Format::SquidNative,
-            ),
-            (
-                "generated/squid/squid-5.7-access.combined.log",
-                Format::SquidCombined,
-            ),
+            ("generated/dnsmasq/dnsmasq-2.90-log-queries.log", Format::Dnsmasq),
+            ("generated/dnsmasq/dnsmasq-2.90-log-queries-extra.log", Format::Dnsmasq),
+            ("generated/squid/squid-5.7-access.native.log", Format::SquidNative),
+            ("generated/squid/squid-5.7-access.combined.log", Format::SquidCombined),
             ("misc/adguardhome-querylog.excerpt.json", Format::AdGuard),
-            (
-                "suricata/eve.surevego-dns-v1-http-alert.json",
-                Format::SuricataEve,
-            ),
+            ("suricata/eve.surevego-dns-v1-http-alert.json", Format::SuricataEve),
             ("zeek/dns.opt-basic.tsv.log", Format::ZeekTsv),
             ("zeek/ssl.known-certs.tsv.log", Format::ZeekTsv),
             ("zeek/dns.docs-examples.json", Format::ZeekJson),
@@ -173,15 +152,8 @@ fn mutated_lines_never_panic_and_are_accounted_for() {
         }
         let st = p.stats();
         assert_eq!(st.lines, fed);
-        assert_eq!(
-            st.events + st.error_count() + st.skipped_count(),
-            fed,
-            "{format}"
-        );
+        assert_eq!(st.events + st.error_count() + st.skipped_count(), fed, "{format}");
         assert_eq!(st.events + st.error_count(), returned, "{format}");
-        assert!(
-            st.error_count() > 0,
-            "{format}: mutations should produce some errors"
-        );
+        assert!(st.error_count() > 0, "{format}: mutations should produce some errors");
     }
 }

@@ -44,11 +44,7 @@ fn over_long_line_is_skipped_and_reported() {
     });
     assert_eq!(
         got,
-        vec![
-            Ok(1),
-            Err((2, ErrorKind::LineTooLong, LINE.len() as u64 + 1)),
-            Ok(3)
-        ]
+        vec![Ok(1), Err((2, ErrorKind::LineTooLong, LINE.len() as u64 + 1)), Ok(3)]
     );
     assert_eq!(r.stats().lines, 3);
 }
@@ -70,11 +66,7 @@ fn many_lines_across_buffer_refills() {
             Ok(n)
         }
     }
-    let mut r = EventReader::new(
-        Slow(text.as_bytes()),
-        Parser::new(Format::Unbound, &opts()),
-        &opts(),
-    );
+    let mut r = EventReader::new(Slow(text.as_bytes()), Parser::new(Format::Unbound, &opts()), &opts());
     let mut n = 0;
     let mut last_offset = 0;
     while let Some(step) = r.next_step() {
@@ -102,16 +94,9 @@ fn io_error_ends_the_reader_with_a_counted_error() {
             Ok(l.len())
         }
     }
-    let r = EventReader::new(
-        Failing(false),
-        Parser::new(Format::Unbound, &opts()),
-        &opts(),
-    );
+    let r = EventReader::new(Failing(false), Parser::new(Format::Unbound, &opts()), &opts());
     let items: Vec<_> = r.collect();
     assert_eq!(items.len(), 2);
     assert!(items[0].is_ok());
-    assert_eq!(
-        items[1].as_ref().map_err(|e| e.kind).err(),
-        Some(ErrorKind::Io)
-    );
+    assert_eq!(items[1].as_ref().map_err(|e| e.kind).err(), Some(ErrorKind::Io));
 }

@@ -44,17 +44,10 @@ fn pihole_gravity_and_blacklists_are_blocked() {
     let p = parse_text(Format::Pihole, PIHOLE.as_bytes());
     assert!(p.errors.is_empty(), "{:?}", p.errors);
     assert_eq!(p.events.len(), 10);
-    let blocked: Vec<_> = p
-        .events
-        .iter()
-        .filter(|e| e.action == Action::Blocked)
-        .collect();
+    let blocked: Vec<_> = p.events.iter().filter(|e| e.action == Action::Blocked).collect();
     assert_eq!(blocked.len(), 4);
     assert_eq!(blocked[0].rule_name.as_deref(), Some("gravity blocked"));
-    assert_eq!(
-        blocked[0].dns_question_name.as_deref(),
-        Some("v16m.tiktokcdn.com")
-    );
+    assert_eq!(blocked[0].dns_question_name.as_deref(), Some("v16m.tiktokcdn.com"));
     assert_eq!(blocked[0].source_ip, "192.168.1.23".parse().ok());
     assert_eq!(blocked[1].rule_name.as_deref(), Some("exactly blacklisted"));
     assert_eq!(blocked[1].dns_question_type.as_deref(), Some("AAAA"));
@@ -82,10 +75,7 @@ fn blocky_csv() {
     assert_eq!(r.dns_answers[0].data, "edge.example.net");
     assert_eq!(r.dns_answers[0].rtype.as_deref(), Some("CNAME"));
     assert_eq!(r.dns_answers[1].data, "93.184.215.14");
-    assert_eq!(
-        p.events[2].dns_question_name.as_deref(),
-        Some("we\"ird.example")
-    );
+    assert_eq!(p.events[2].dns_question_name.as_deref(), Some("we\"ird.example"));
 }
 
 #[test]
@@ -94,21 +84,14 @@ fn suricata_eve_v2_v3_and_tls() {
     assert!(p.errors.is_empty(), "{:?}", p.errors);
     assert_eq!(p.events.len(), 6);
     assert_eq!(p.stats.skipped.get("suricata.flow"), Some(&1));
-    assert_eq!(
-        p.events[0].dns_question_name.as_deref(),
-        Some("www.tiktok.com")
-    );
+    assert_eq!(p.events[0].dns_question_name.as_deref(), Some("www.tiktok.com"));
     assert_eq!(p.events[0].dns_type, Some(DnsType::Query));
     let v2 = &p.events[1];
     assert_eq!(v2.dns_answers.len(), 2);
     assert_eq!(v2.dns_answers[0].rtype.as_deref(), Some("CNAME"));
     assert_eq!(v2.dns_answers[1].data, "23.45.67.89");
     let grouped = &p.events[2];
-    assert_eq!(
-        grouped.dns_answers.len(),
-        2,
-        "SOA objects are not addresses"
-    );
+    assert_eq!(grouped.dns_answers.len(), 2, "SOA objects are not addresses");
     assert_eq!(
         grouped.source_ip,
         "10.0.0.6".parse().ok(),
@@ -120,10 +103,7 @@ fn suricata_eve_v2_v3_and_tls() {
     assert_eq!(v3.dns_question_type.as_deref(), Some("AAAA"));
     assert_eq!(v3.dns_response_code.as_deref(), Some("NXDOMAIN"));
     assert_eq!(p.events[4].dns_type, Some(DnsType::Query));
-    assert_eq!(
-        p.events[5].tls_server_name.as_deref(),
-        Some("www.tiktok.com")
-    );
+    assert_eq!(p.events[5].tls_server_name.as_deref(), Some("www.tiktok.com"));
     assert_eq!(p.events[5].dataset, "suricata.tls");
 }
 
@@ -137,10 +117,7 @@ fn bind_rpz_security_and_views() {
     assert_eq!(rpz.dataset, "bind.rpz");
     assert_eq!(rpz.dns_question_name.as_deref(), Some("www.tiktok.com"));
     assert_eq!(rpz.dns_response_code.as_deref(), Some("NXDOMAIN"));
-    assert_eq!(
-        rpz.rule_name.as_deref(),
-        Some("www.tiktok.com.rpz.appwarden")
-    );
+    assert_eq!(rpz.rule_name.as_deref(), Some("www.tiktok.com.rpz.appwarden"));
     assert_eq!(p.events[1].action, Action::Allowed);
     assert_eq!(p.events[1].dns_question_type.as_deref(), Some("AAAA"));
     assert_eq!(p.events[2].action, Action::Blocked);

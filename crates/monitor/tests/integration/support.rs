@@ -18,10 +18,7 @@ pub fn corpus() -> Option<PathBuf> {
     if dir.is_dir() {
         return Some(dir);
     }
-    let why = format!(
-        "corpus not found at {} (set APPWARDEN_SHARED)",
-        dir.display()
-    );
+    let why = format!("corpus not found at {} (set APPWARDEN_SHARED)", dir.display());
     if std::env::var("APPWARDEN_REQUIRE_TOOLS").as_deref() == Ok("1") {
         panic!("{why}");
     }
@@ -78,8 +75,5 @@ pub fn parse_text(format: Format, text: &[u8]) -> Parsed {
 }
 
 pub fn qnames<'a>(events: &'a [Event<'_>]) -> Vec<&'a str> {
-    events
-        .iter()
-        .filter_map(|e| e.dns_question_name.as_deref())
-        .collect()
+    events.iter().filter_map(|e| e.dns_question_name.as_deref()).collect()
 }

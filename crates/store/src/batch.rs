@@ -1,0 +1,358 @@
+//! The query log's on-disk batch encoding.
+//!
+//! A batch holds up to a few thousand events as one BLOB: a string table
+//! (group, qname, rule, app, category and upstream values, each stored once)
+//! followed by the events, every field a varint or a string-table index.
+//! Encoding costs about as much as building the event; SQLite then stores
+//! one row per batch instead of one per query.
+//!
+//! ```text
+//! batch   = version(1) base_ms(varint) nstrings(varint) string* nevents(varint) event*
+//! string  = len(varint) utf8
+//! event   = dt_ms(varint) ipver(1: 4|6) addr(4|16) group(vs) qname(vs) qtype(varint)
+//!           decision(1) reason(1, 0=none) rule(vs+1) app(vs+1) category(vs+1)
+//!           rcode(1) upstream(vs+1) latency_us(varint) flags(1: bit0 cache hit, bits1-2 transport)
+//! ```
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use rustc_hash::FxHashMap;
+
+use crate::{MatchReason, QueryDecision, QueryEvent, Transport};
+
+const VERSION: u8 = 1;
+
+fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+fn get_varint(b: &[u8], i: &mut usize) -> Option<u64> {
+    let mut v: u64 = 0;
+    for shift in (0..64).step_by(7) {
+        let byte = *b.get(*i)?;
+        *i += 1;
+        v |= u64::from(byte & 0x7f) << shift;
+        if byte & 0x80 == 0 {
+            return Some(v);
+        }
+    }
+    None
+}
+
+/// Builds one batch.
+#[derive(Default)]
+pub struct BatchEncoder {
+    strings: Vec<String>,
+    index: FxHashMap<String, u32>,
+    events: Vec<u8>,
+    count: u32,
+    base_ms: u64,
+    last_ms: u64,
+    clients: FxHashMap<IpAddr, u32>,
+    apps: FxHashMap<Arc<str>, u32>,
+}
+
+impl BatchEncoder {
+    fn sid(&mut self, s: &str) -> u32 {
+        if let Some(&i) = self.index.get(s) {
+            return i;
+        }
+        let i = self.strings.len() as u32;
+        self.strings.push(s.to_string());
+        self.index.insert(s.to_string(), i);
+        i
+    }
+
+    fn opt(&mut self, s: Option<&str>) -> u64 {
+        s.map_or(0, |s| u64::from(self.sid(s)) + 1)
+    }
+
+    /// Events so far.
+    pub fn len(&self) -> u32 {
+        self.count
+    }
+
+    /// Whether it holds nothing.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Adds an event.
+    pub fn push(&mut self, e: &QueryEvent) {
+        if self.count == 0 {
+            self.base_ms = e.time_ms;
+            self.last_ms = e.time_ms;
+        }
+        self.last_ms = self.last_ms.max(e.time_ms);
+        *self.clients.entry(e.client).or_insert(0) += 1;
+        if let Some(a) = &e.app {
+            *self.apps.entry(a.clone()).or_insert(0) += 1;
+        }
+        let g = self.sid(&e.group);
+        let q = self.sid(&e.qname);
+        let rule = self.opt(e.rule.as_deref());
+        let app = self.opt(e.app.as_deref());
+        let cat = self.opt(e.category.as_deref());
+        let up = self.opt(e.upstream.as_deref());
+        let out = &mut self.events;
+        put_varint(out, e.time_ms.saturating_sub(self.base_ms));
+        match e.client {
+            IpAddr::V4(a) => {
+                out.push(4);
+                out.extend_from_slice(&a.octets());
+            }
+            IpAddr::V6(a) => {
+                out.push(6);
+                out.extend_from_slice(&a.octets());
+            }
+        }
+        put_varint(out, u64::from(g));
+        put_varint(out, u64::from(q));
+        put_varint(out, u64::from(e.qtype));
+        out.push(match e.decision {
+            QueryDecision::Allowed => 0,
+            QueryDecision::Blocked => 1,
+            QueryDecision::WouldBlock => 2,
+        });
+        out.push(match e.reason {
+            None => 0,
+            Some(MatchReason::Name) => 1,
+            Some(MatchReason::Cname) => 2,
+            Some(MatchReason::Ip) => 3,
+            Some(MatchReason::Bypass) => 4,
+            Some(MatchReason::AllowRule) => 5,
+        });
+        put_varint(out, rule);
+        put_varint(out, app);
+        put_varint(out, cat);
+        out.push(e.rcode);
+        put_varint(out, up);
+        put_varint(out, u64::from(e.latency_us));
+        let transport = match e.transport {
+            Transport::Udp => 0,
+            Transport::Tcp => 1,
+            Transport::Tls => 2,
+            Transport::Https => 3,
+        };
+        out.push(u8::from(e.cache_hit) | (transport << 1));
+        self.count += 1;
+    }
+
+    /// Finishes: (first_ms, last_ms, count, blob, per-client counts, per-app counts). Resets the encoder.
+    pub fn finish(&mut self) -> EncodedBatch {
+        let mut blob =
+            Vec::with_capacity(self.events.len() + self.strings.iter().map(|s| s.len() + 2).sum::<usize>() + 16);
+        blob.push(VERSION);
+        put_varint(&mut blob, self.base_ms);
+        put_varint(&mut blob, self.strings.len() as u64);
+        for s in &self.strings {
+            put_varint(&mut blob, s.len() as u64);
+            blob.extend_from_slice(s.as_bytes());
+        }
+        put_varint(&mut blob, u64::from(self.count));
+        blob.extend_from_slice(&self.events);
+        let batch = EncodedBatch {
+            first_ms: self.base_ms,
+            last_ms: self.last_ms,
+            count: self.count,
+            blob,
+            clients: self.clients.drain().collect(),
+            apps: self.apps.drain().collect(),
+        };
+        self.strings.clear();
+        self.index.clear();
+        self.events.clear();
+        self.count = 0;
+        batch
+    }
+}
+
+/// A batch ready to store.
+pub struct EncodedBatch {
+    /// Earliest event time (ms).
+    pub first_ms: u64,
+    /// Latest event time (ms).
+    pub last_ms: u64,
+    /// Events.
+    pub count: u32,
+    /// The encoded events.
+    pub blob: Vec<u8>,
+    /// Events per client.
+    pub clients: Vec<(IpAddr, u32)>,
+    /// Events per app.
+    pub apps: Vec<(Arc<str>, u32)>,
+}
+
+/// Decodes a batch; `None` if it is damaged (a damaged batch never stops reading others).
+pub fn decode(blob: &[u8]) -> Option<Vec<QueryEvent>> {
+    let mut i = 0;
+    if *blob.first()? != VERSION {
+        return None;
+    }
+    i += 1;
+    let base = get_varint(blob, &mut i)?;
+    let n = get_varint(blob, &mut i)? as usize;
+    if n > blob.len() {
+        return None;
+    }
+    let mut strings: Vec<Arc<str>> = Vec::with_capacity(n);
+    for _ in 0..n {
+        let len = get_varint(blob, &mut i)? as usize;
+        let s = std::str::from_utf8(blob.get(i..i.checked_add(len)?)?).ok()?;
+        strings.push(Arc::from(s));
+        i += len;
+    }
+    let count = get_varint(blob, &mut i)? as usize;
+    if count > blob.len() {
+        return None;
+    }
+    let s = |idx: u64| strings.get(idx as usize).cloned();
+    let opt = |idx: u64| {
+        if idx == 0 {
+            Some(None)
+        } else {
+            strings.get(idx as usize - 1).cloned().map(Some)
+        }
+    };
+    let mut out = Vec::with_capacity(count);
+    for _ in 0..count {
+        let time_ms = base.checked_add(get_varint(blob, &mut i)?)?;
+        let client = match *blob.get(i)? {
+            4 => {
+                let o: [u8; 4] = blob.get(i + 1..i + 5)?.try_into().ok()?;
+                i += 5;
+                IpAddr::from(o)
+            }
+            6 => {
+                let o: [u8; 16] = blob.get(i + 1..i + 17)?.try_into().ok()?;
+                i += 17;
+                IpAddr::from(o)
+            }
+            _ => return None,
+        };
+        let group = s(get_varint(blob, &mut i)?)?;
+        let qname = s(get_varint(blob, &mut i)?)?.to_string();
+        let qtype = u16::try_from(get_varint(blob, &mut i)?).ok()?;
+        let decision = match *blob.get(i)? {
+            0 => QueryDecision::Allowed,
+            1 => QueryDecision::Blocked,
+            2 => QueryDecision::WouldBlock,
+            _ => return None,
+        };
+        let reason = match *blob.get(i + 1)? {
+            0 => None,
+            1 => Some(MatchReason::Name),
+            2 => Some(MatchReason::Cname),
+            3 => Some(MatchReason::Ip),
+            4 => Some(MatchReason::Bypass),
+            5 => Some(MatchReason::AllowRule),
+            _ => return None,
+        };
+        i += 2;
+        let rule = opt(get_varint(blob, &mut i)?)?.map(|r| r.to_string());
+        let app = opt(get_varint(blob, &mut i)?)?;
+        let category = opt(get_varint(blob, &mut i)?)?;
+        let rcode = *blob.get(i)?;
+        i += 1;
+        let upstream = opt(get_varint(blob, &mut i)?)?;
+        let latency_us = u32::try_from(get_varint(blob, &mut i)?).ok()?;
+        let flags = *blob.get(i)?;
+        i += 1;
+        let transport = match (flags >> 1) & 3 {
+            0 => Transport::Udp,
+            1 => Transport::Tcp,
+            2 => Transport::Tls,
+            _ => Transport::Https,
+        };
+        out.push(QueryEvent {
+            time_ms,
+            client,
+            group,
+            qname,
+            qtype,
+            decision,
+            reason,
+            rule,
+            app,
+            category,
+            rcode,
+            upstream,
+            latency_us,
+            cache_hit: flags & 1 != 0,
+            transport,
+        });
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn event(i: u64) -> QueryEvent {
+        QueryEvent {
+            time_ms: 1_800_000_000_000 + i,
+            client: if i % 2 == 0 {
+                IpAddr::from([192, 0, 2, (i % 250) as u8])
+            } else {
+                "2001:db8::7".parse().expect("ip")
+            },
+            group: "corporate".into(),
+            qname: format!("n{}.tiktok.com", i % 7),
+            qtype: 28,
+            decision: if i % 3 == 0 {
+                QueryDecision::Blocked
+            } else {
+                QueryDecision::Allowed
+            },
+            reason: (i % 3 == 0).then_some(MatchReason::Cname),
+            rule: (i % 3 == 0).then(|| "cname:v16.tiktokv.com.edgesuite.net".to_string()),
+            app: (i % 3 == 0).then(|| Arc::from("tiktok")),
+            category: (i % 3 == 0).then(|| Arc::from("social-video")),
+            rcode: 3,
+            upstream: (i % 5 == 0).then(|| Arc::from("192.0.2.53:53")),
+            latency_us: (i * 977) as u32,
+            cache_hit: i % 4 == 0,
+            transport: if i % 2 == 0 { Transport::Udp } else { Transport::Https },
+        }
+    }
+
+    #[test]
+    fn round_trips() {
+        let mut enc = BatchEncoder::default();
+        let events: Vec<QueryEvent> = (0..500).map(event).collect();
+        for e in &events {
+            enc.push(e);
+        }
+        let b = enc.finish();
+        assert_eq!(b.count, 500);
+        assert_eq!(decode(&b.blob).expect("decodes"), events);
+        assert!(b.blob.len() < 500 * 30, "compact: {} bytes", b.blob.len());
+        assert!(enc.is_empty());
+    }
+
+    #[test]
+    fn damaged_batches_are_refused_not_panicked_on() {
+        let mut enc = BatchEncoder::default();
+        for i in 0..50 {
+            enc.push(&event(i));
+        }
+        let blob = enc.finish().blob;
+        for cut in 0..blob.len() {
+            let _ = decode(&blob[..cut]);
+        }
+        let mut x: u32 = 7;
+        for _ in 0..2000 {
+            let mut b = blob.clone();
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            let at = (x as usize >> 8) % b.len();
+            b[at] ^= (x >> 3) as u8 | 1;
+            let _ = decode(&b);
+        }
+    }
+}
