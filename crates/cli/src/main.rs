@@ -5,7 +5,9 @@
 #![forbid(unsafe_code)]
 
 mod export_cmd;
+mod monitor_cmd;
 mod render;
+mod scan_cmd;
 mod serve;
 
 use std::io::Write;
@@ -47,6 +49,11 @@ enum Command {
     Dns(serve::ServeArgs),
     /// The plan as files for DNS servers, firewalls, proxies, IDS and MDMs.
     Export(Box<export_cmd::ExportArgs>),
+    /// Read the organisation's own logs for use of banned apps and bypass attempts.
+    #[command(subcommand)]
+    Monitor(monitor_cmd::MonitorCmd),
+    /// Static analysis of an APK / XAPK / APKS / IPA, and the app's assessment with that evidence.
+    Scan(scan_cmd::ScanArgs),
 }
 
 #[derive(Subcommand)]
@@ -144,6 +151,9 @@ struct AssessArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
+    /// Merge the static analysis of this package (.apk, .xapk, .apks, .ipa) of APP into its assessment (repeatable).
+    #[arg(long = "with-scan", value_name = "FILE")]
+    with_scan: Vec<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -241,6 +251,7 @@ fn run(cli: Cli) -> Result<()> {
     let mut out = std::io::stdout().lock();
     match cli.command {
         Command::Catalog(cmd) => catalog_cmd(cmd, &mut out),
+        Command::Assess(args) if !args.with_scan.is_empty() => scan_cmd::assess(&args, &mut out),
         Command::Assess(args) => {
             let (policy, as_of) = load_policy(&args.org)?;
             let register = policy.register(&args.apps, as_of).map_err(anyhow::Error::msg)?;
@@ -258,6 +269,8 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Serve(args) | Command::Dns(args) => serve::run(&args),
         Command::Export(args) => export_cmd::run(&args, &mut out),
+        Command::Monitor(cmd) => monitor_cmd::run(&cmd, &mut out),
+        Command::Scan(args) => scan_cmd::run(&args, &mut out),
         Command::Profile(ProfileCmd::Show { id }) => {
             let (_, text) = risk::profile_source(&id).ok_or_else(|| anyhow::anyhow!("no bundled profile `{id}`"))?;
             out.write_all(text.as_bytes())?;

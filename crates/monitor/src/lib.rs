@@ -1,4 +1,4 @@
-//! # monitor — log parsing
+//! # monitor — log parsing and detection
 //!
 //! Turns the logs an organisation already has (BIND, Unbound, dnsmasq,
 //! Pi-hole, AdGuard Home, Blocky, Zeek, Suricata, Squid) into one normalised
@@ -21,15 +21,18 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod detection;
 pub mod error;
 pub mod event;
 pub mod format;
 pub mod identity;
 pub mod parse;
 pub mod parser;
+pub mod plan_index;
 pub mod stats;
 pub mod time;
 
+pub use detection::{Detection, DetectionKind, Detector, Evidence, Outcome};
 pub use error::{Error, ErrorKind, ParseError};
 pub use event::{Action, DnsAnswer, DnsType, Event, Origin};
 pub use format::{detect, Format};
@@ -37,5 +40,6 @@ pub use identity::{Identity, IdentityResolver};
 pub use parse::normalize_name;
 pub use parse::zeek::ZeekLog;
 pub use parser::{open_log, EventReader, ParseOptions, Parser, Step};
+pub use plan_index::{MatchVia, PlanIndex, PlanMatch};
 pub use stats::ParseStats;
 pub use time::Timestamp;

@@ -218,18 +218,26 @@ impl Policy {
         };
         Ok(chosen
             .into_iter()
-            .map(|a| {
-                // the register shows group-scoped exceptions too, evaluated as if for their groups
-                let excs: Vec<&risk::Exception> = self
-                    .file
-                    .exceptions
-                    .iter()
-                    .map(|e| e.get_ref())
-                    .filter(|e| e.app == a.id)
-                    .collect();
-                ctx.assess(a, &excs)
-            })
+            .map(|a| ctx.assess(a, &self.register_exceptions(&a.id)))
             .collect())
+    }
+
+    /// The register's assessment of one app (from the catalog, or built ad hoc
+    /// for a package the catalog does not know) with extra evidence, e.g. the
+    /// static analysis of its package, merged into the rated factors.
+    pub fn assess_with(&self, app: &catalog::App, as_of: Day, extra: &[risk::ExtraEvidence]) -> Assessment {
+        self.context(as_of)
+            .assess_with(app, &self.register_exceptions(&app.id), extra)
+    }
+
+    /// The register shows group-scoped exceptions too, evaluated as if for their groups.
+    fn register_exceptions(&self, app: &str) -> Vec<&risk::Exception> {
+        self.file
+            .exceptions
+            .iter()
+            .map(|e| e.get_ref())
+            .filter(|e| e.app == app)
+            .collect()
     }
 
     /// Compiles the EnforcementPlan for `as_of`.

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use catalog::{App, Catalog, Confidence, Day, FactorId, SourceKind, jurisdiction_contains};
+use catalog::{App, Catalog, Confidence, Day, FactorId, Source, SourceKind, jurisdiction_contains};
 use serde::Serialize;
 
 use crate::MODEL_VERSION;
@@ -187,6 +187,31 @@ pub struct Stamp {
     pub jurisdiction: String,
     /// Organisation sectors.
     pub sectors: Vec<String>,
+    /// SHA-256 of every analysed package whose evidence was considered
+    /// ([`ExtraEvidence::input_sha256`]), sorted; omitted from JSON when empty.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub scans: Vec<String>,
+}
+
+/// Evidence for one rated factor (F1–F5, F9) from outside the catalog, e.g.
+/// appwarden's static analysis of a package. It is merged with the catalog's
+/// rating by [`Context::assess_with`]: the higher value wins, so it can raise
+/// but never lower a catalog finding (`docs/risk-model.md`, "Static analysis").
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExtraEvidence {
+    /// Which factor. Evidence for the derived factors F6–F8 is ignored.
+    pub factor: FactorId,
+    /// 0–4 on the factor's rubric (higher values are read as 4).
+    pub score: u8,
+    /// Why this value, in a sentence.
+    pub rationale: String,
+    /// Whether the evidence covers the factor only in part: then it may raise
+    /// a value that other evidence sets, but never sets a value alone.
+    pub partial: bool,
+    /// Where it comes from (kind `static-analysis` for a scan); cited as evidence.
+    pub source: Source,
+    /// SHA-256 of the analysed input, recorded in [`Stamp::scans`].
+    pub input_sha256: String,
 }
 
 /// The assessment of one app for one organisation.
@@ -485,6 +510,81 @@ impl Context<'_> {
 
     /// Assesses one app. `exceptions` are those that may apply (same app).
     pub fn assess(&self, app: &App, exceptions: &[&Exception]) -> Assessment {
+        self.assess_with(app, exceptions, &[])
+    }
+
+    /// Merges extra evidence into the catalog's rating of a rated factor:
+    /// the highest of the catalog's value and every non-partial extra value;
+    /// partial extras count only when one of those exists.
+    fn merge(
+        &self,
+        f: FactorId,
+        base: (Option<u8>, Option<Confidence>, String, Vec<String>),
+        extra: &[ExtraEvidence],
+    ) -> (Option<u8>, Option<Confidence>, String, Vec<EvidenceRef>) {
+        let (catalog_value, catalog_conf, catalog_text, sources) = base;
+        let mut evidence = self.evidence(&sources);
+        let mine: Vec<&ExtraEvidence> = extra.iter().filter(|e| e.factor == f && !f.is_derived()).collect();
+        if mine.is_empty() {
+            return (catalog_value, catalog_conf, catalog_text, evidence);
+        }
+        for e in &mine {
+            evidence.push(EvidenceRef {
+                source: e.source.id.clone(),
+                title: e.source.title.clone(),
+                url: e.source.url.clone(),
+                date: e.source.date,
+                kind: e.source.kind,
+            });
+        }
+        evidence.sort();
+        evidence.dedup();
+
+        let anchored = catalog_value.is_some() || mine.iter().any(|e| !e.partial);
+        let mut value = catalog_value;
+        let mut conf = catalog_conf;
+        for e in mine.iter().filter(|e| anchored || !e.partial) {
+            let v = e.score.min(4);
+            let c = e.source.confidence;
+            match value {
+                Some(x) if x > v => {}
+                Some(x) if x == v => conf = conf.max(Some(c)),
+                _ => {
+                    value = Some(v);
+                    conf = Some(c);
+                }
+            }
+        }
+
+        let mut parts = Vec::new();
+        match catalog_value {
+            Some(v) => parts.push(format!("catalog: {v} — {}", catalog_text.trim_end_matches('.'))),
+            None => parts.push("catalog: no rated evidence".to_string()),
+        }
+        for e in &mine {
+            let partial = if e.partial {
+                " (covers the factor only in part)"
+            } else {
+                ""
+            };
+            let text = e.rationale.trim_end_matches('.');
+            parts.push(format!("{}: {}{partial} — {text}", e.source.title, e.score.min(4)));
+        }
+        let verdict = match value {
+            None => "a partial finding does not set a value alone, so the factor stays unknown".to_string(),
+            Some(v) if catalog_value.is_some() => {
+                format!("the higher value, {v}, is used (other evidence never lowers a catalog rating)")
+            }
+            Some(v) => format!("the value, {v}, comes from the analysis alone"),
+        };
+        parts.push(verdict);
+        (value, conf, parts.join("; "), evidence)
+    }
+
+    /// Assesses one app with evidence from outside the catalog (e.g. static
+    /// analysis of its package) merged into the rated factors; see
+    /// [`ExtraEvidence`]. With no extra evidence this is [`Context::assess`].
+    pub fn assess_with(&self, app: &App, exceptions: &[&Exception], extra: &[ExtraEvidence]) -> Assessment {
         let p = self.profile;
         let wsum = f64::from(p.weights.sum().max(1));
         let mut factors = Vec::new();
@@ -492,7 +592,7 @@ impl Context<'_> {
         let mut floor = false;
         for f in FactorId::ALL {
             let w = p.weights.get(f);
-            let (value, confidence, rationale, sources) = self.factor(app, f);
+            let (value, confidence, rationale, evidence) = self.merge(f, self.factor(app, f), extra);
             let wf = f64::from(w);
             let (c, range) = match value {
                 Some(v) => {
@@ -517,7 +617,7 @@ impl Context<'_> {
                 confidence,
                 derived: f.is_derived(),
                 rationale,
-                evidence: self.evidence(&sources),
+                evidence,
             });
         }
         let score = 100.0 * point / wsum;
@@ -574,6 +674,12 @@ impl Context<'_> {
                 as_of: self.as_of,
                 jurisdiction: self.org.jurisdiction.clone(),
                 sectors: self.org.sectors.clone(),
+                scans: {
+                    let mut v: Vec<String> = extra.iter().map(|e| e.input_sha256.clone()).collect();
+                    v.sort();
+                    v.dedup();
+                    v
+                },
             },
         };
         a.what_would_change = crate::explain::what_would_change(self, &a, score);

@@ -14,7 +14,8 @@ mod explain;
 mod profile;
 
 pub use assess::{
-    Assessment, Context, DecidedBy, Decision, EvidenceRef, FactorResult, GateHit, GateKind, Level, OrgContext, Stamp,
+    Assessment, Context, DecidedBy, Decision, EvidenceRef, ExtraEvidence, FactorResult, GateHit, GateKind, Level,
+    OrgContext, Stamp,
 };
 pub use exception::{Exception, ExceptionResult, ExceptionStatus};
 pub use profile::{Profile, Weights};

@@ -293,7 +293,7 @@ impl QueryLog {
                 break;
             }
         }
-        out.sort_by(|a, b| b.time_ms.cmp(&a.time_ms));
+        out.sort_by_key(|e| std::cmp::Reverse(e.time_ms));
         out.truncate(limit);
         Ok(out)
     }

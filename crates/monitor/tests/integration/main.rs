@@ -5,6 +5,7 @@
 
 mod corpus;
 mod detect;
+mod detection;
 mod identity;
 mod malformed;
 mod mutate;
