@@ -4,6 +4,7 @@
 
 #![forbid(unsafe_code)]
 
+mod api;
 mod export_cmd;
 mod monitor_cmd;
 mod render;

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Result, anyhow, bail};
 use appscan::{ScanError, ScanOptions, ScanReport};
 use catalog::{App, AppKind, Catalog, Confidence, Day, FactorId, Platform, Source, SourceKind};
+use policy::Policy;
 use risk::{Assessment, ExtraEvidence};
 use serde::Serialize;
 
@@ -182,12 +183,11 @@ struct ScanOutput<'a> {
     assessment: &'a Assessment,
 }
 
-/// Runs `appwarden scan`.
-pub(crate) fn run(args: &ScanArgs, out: &mut impl Write) -> Result<()> {
-    let report = scan(&args.file)?;
-    let (policy, as_of) = load_policy(&args.org)?;
-    let ident = identifier(&report);
-    let matched = matching_app(&policy.catalog, &report);
+/// How `report`'s package relates to the catalog, and its assessment under
+/// `policy` on `as_of` with the scan's suggestions as evidence.
+fn assess_report(policy: &Policy, report: &ScanReport, as_of: Day) -> (Identity, Assessment) {
+    let ident = identifier(report);
+    let matched = matching_app(&policy.catalog, report);
     let ad_hoc;
     let (app, note) = match matched {
         Some(a) => (
@@ -201,7 +201,7 @@ pub(crate) fn run(args: &ScanArgs, out: &mut impl Write) -> Result<()> {
             ),
         ),
         None => {
-            ad_hoc = ad_hoc_app(&policy.catalog, &report);
+            ad_hoc = ad_hoc_app(&policy.catalog, report);
             let what = match ident {
                 Some((id, _, kind)) => format!("{kind} `{id}` is not an identifier of any catalog app"),
                 None => "the package has no package name or bundle id".to_string(),
@@ -214,13 +214,32 @@ pub(crate) fn run(args: &ScanArgs, out: &mut impl Write) -> Result<()> {
             )
         }
     };
-    let extra = evidence(&report, as_of);
+    let extra = evidence(report, as_of);
     let assessment = policy.assess_with(app, as_of, &extra);
     let identity = Identity {
         identifier: ident.map(|i| i.0.to_string()),
         catalog_app: matched.map(|a| a.id.clone()),
         note,
     };
+    (identity, assessment)
+}
+
+/// What `appwarden scan --format json` prints for `report`, as a JSON value:
+/// `{scan, identity, assessment}` (used by `POST /api/scan`).
+pub(crate) fn report_value(policy: &Policy, report: &ScanReport, as_of: Day) -> Result<serde_json::Value> {
+    let (identity, assessment) = assess_report(policy, report, as_of);
+    Ok(serde_json::to_value(ScanOutput {
+        scan: report,
+        identity,
+        assessment: &assessment,
+    })?)
+}
+
+/// Runs `appwarden scan`.
+pub(crate) fn run(args: &ScanArgs, out: &mut impl Write) -> Result<()> {
+    let report = scan(&args.file)?;
+    let (policy, as_of) = load_policy(&args.org)?;
+    let (identity, assessment) = assess_report(&policy, &report, as_of);
     match args.format {
         Format::Json => {
             let o = ScanOutput {

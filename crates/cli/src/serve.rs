@@ -1,19 +1,23 @@
 //! `appwarden serve` and `appwarden dns`: the filtering resolver on the
 //! organisation's policy (or the built-in default), with the query log,
-//! reload on SIGHUP and graceful shutdown on SIGINT / SIGTERM.
+//! reload on SIGHUP (or `POST /api/reload`), graceful shutdown on SIGINT /
+//! SIGTERM, and the HTTP API (`api.rs`: metrics, reload, exports, scans).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-use anyhow::{Context as _, Result, bail};
+use anyhow::{Context as _, Result, anyhow, bail};
+use arc_swap::ArcSwap;
 use catalog::Day;
 use dns::config::{DnsConfig, ListConfig};
 use dns::resolver::{Resolver, ResolverOptions};
 use dns::server::{ServeOptions, Server, build_state, load_lists};
 use dns::upstream::{UpstreamSpec, Upstreams, from_resolv_conf, parse_addr};
 use policy::Policy;
+use policy::plan::EnforcementPlan;
 
 /// Flags shared by `serve` and `dns`.
 #[derive(clap::Args, Clone)]
@@ -33,6 +37,10 @@ pub struct ServeArgs {
     /// An extra block list file (hosts, one domain per line, or adblock), applied to every group (repeatable).
     #[arg(long)]
     pub blocklist: Vec<PathBuf>,
+    /// HTTP API listen address `ADDR:PORT` (metrics, reload, exports, scans), or `off`;
+    /// default: `[dns] api_listen`, else 127.0.0.1:8053.
+    #[arg(long, value_name = "ADDR:PORT|off")]
+    pub api: Option<String>,
     /// Log level: error, warn, info, debug, trace.
     #[arg(long, default_value = "info")]
     pub log_level: tracing::Level,
@@ -42,7 +50,12 @@ struct Loaded {
     policy: Policy,
     dns: DnsConfig,
     base: Option<PathBuf>,
+    /// `[dns] api_listen` (read here: the dns crate's config does not know it).
+    api_listen: Option<String>,
 }
+
+/// Where the HTTP API listens by default.
+const DEFAULT_API: &str = "127.0.0.1:8053";
 
 fn load(args: &ServeArgs) -> Result<Loaded> {
     let (policy, base) = match &args.config {
@@ -52,11 +65,24 @@ fn load(args: &ServeArgs) -> Result<Loaded> {
         ),
         None => (Policy::builtin(None).map_err(crate::policy_error)?, None),
     };
+    let mut api_listen = None;
     let mut dns: DnsConfig = match &policy.file.dns {
-        Some(table) => table
-            .clone()
-            .try_into()
-            .map_err(|e: toml::de::Error| anyhow::anyhow!("{}: [dns]: {}", policy.name, e.message()))?,
+        Some(table) => {
+            let mut table = table.clone();
+            if let Some(v) = table.remove("api_listen") {
+                match v {
+                    toml::Value::String(s) => api_listen = Some(s),
+                    other => bail!(
+                        "{}: [dns]: api_listen: expected a string `ADDR:PORT` or `off`, found {}",
+                        policy.name,
+                        other.type_str()
+                    ),
+                }
+            }
+            table
+                .try_into()
+                .map_err(|e: toml::de::Error| anyhow::anyhow!("{}: [dns]: {}", policy.name, e.message()))?
+        }
         None => DnsConfig::default(),
     };
     if !args.listen.is_empty() {
@@ -74,7 +100,97 @@ fn load(args: &ServeArgs) -> Result<Loaded> {
             name: None,
         });
     }
-    Ok(Loaded { policy, dns, base })
+    Ok(Loaded {
+        policy,
+        dns,
+        base,
+        api_listen,
+    })
+}
+
+/// The HTTP API address: `--api`, else `[dns] api_listen`, else the default; `None` = off.
+fn api_addr(args: &ServeArgs, loaded: &Loaded) -> Result<Option<SocketAddr>> {
+    let text = args
+        .api
+        .as_deref()
+        .or(loaded.api_listen.as_deref())
+        .unwrap_or(DEFAULT_API);
+    if text.eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    parse_addr(text, 8053)
+        .map(Some)
+        .map_err(|e| anyhow!("--api / [dns] api_listen: {e} (give ADDR:PORT or `off`)"))
+}
+
+/// The running rules and what they were compiled from, shared by the SIGHUP
+/// handler and the HTTP API so both reload the same way.
+pub(crate) struct Live {
+    args: ServeArgs,
+    /// The resolver whose rules are swapped.
+    pub(crate) resolver: Arc<Resolver>,
+    /// Generation of the rules in force (1 at start, +1 per successful reload).
+    pub(crate) generation: AtomicU64,
+    /// The plan the running rules were built from (for exports).
+    pub(crate) plan: ArcSwap<EnforcementPlan>,
+    /// The policy in force (for assessing uploaded scans).
+    pub(crate) policy: ArcSwap<Policy>,
+    /// One reload at a time.
+    reloading: Mutex<()>,
+}
+
+/// What a successful reload loaded.
+#[derive(serde::Serialize)]
+pub(crate) struct Reloaded {
+    /// The new generation.
+    pub(crate) generation: u64,
+    /// Domain rules.
+    pub(crate) domains: usize,
+    /// Exact names.
+    pub(crate) exact: usize,
+    /// Patterns.
+    pub(crate) patterns: usize,
+    /// IP ranges.
+    pub(crate) ip_ranges: usize,
+    /// Groups.
+    pub(crate) groups: usize,
+    /// The policy's name.
+    pub(crate) policy: String,
+    /// The plan's stamp.
+    pub(crate) source: String,
+    /// How long the reload took.
+    pub(crate) ms: u64,
+}
+
+impl Live {
+    /// Re-reads the policy and every list and swaps the rules in; on error the running rules stay.
+    pub(crate) fn reload(&self) -> Result<Reloaded> {
+        let _one = self
+            .reloading
+            .lock()
+            .map_err(|_| anyhow!("an earlier reload panicked"))?;
+        let t0 = Instant::now();
+        let generation = self.generation.load(Ordering::SeqCst) + 1;
+        let (state, plan, policy) = reload(&self.args, generation)?;
+        let s = state.matcher.stats();
+        let source = state.source.clone();
+        self.resolver.reload(state);
+        self.plan.store(Arc::new(plan));
+        let name = policy.name.clone();
+        self.policy.store(Arc::new(policy));
+        self.generation.store(generation, Ordering::SeqCst);
+        Ok(Reloaded {
+            generation,
+            domains: s.domains,
+            exact: s.exact,
+            patterns: s.patterns,
+            ip_ranges: s.ip_ranges,
+            groups: s.groups,
+            policy: name,
+            source,
+            ms: t0.elapsed().as_millis() as u64,
+        })
+    }
 }
 
 fn listen_addrs(dns: &DnsConfig) -> Result<Vec<SocketAddr>> {
@@ -114,6 +230,7 @@ pub fn run(args: &ServeArgs) -> Result<()> {
     let listen = listen_addrs(&loaded.dns)?;
     let specs = upstreams(&loaded.dns, &listen)?;
     let blocked = loaded.dns.blocked().map_err(anyhow::Error::msg)?;
+    let api = api_addr(args, &loaded)?;
     let plan = loaded.policy.plan(Day::today_utc());
     let t_policy = t0.elapsed();
     let lists = load_lists(&loaded.dns.lists, loaded.base.as_deref());
@@ -178,10 +295,19 @@ pub fn run(args: &ServeArgs) -> Result<()> {
         "appwarden resolver ready"
     );
 
-    let config = args.config.clone();
-    let extra = args.blocklist.clone();
-    let reload_args = args.clone();
-    let r = resolver.clone();
+    let live = Arc::new(Live {
+        args: args.clone(),
+        resolver: resolver.clone(),
+        generation: AtomicU64::new(1),
+        plan: ArcSwap::from_pointee(plan),
+        policy: ArcSwap::from_pointee(loaded.policy),
+        reloading: Mutex::new(()),
+    });
+    if let Some(addr) = api {
+        let bound = crate::api::spawn(server.runtime(), addr, live.clone(), &args.data_dir)?;
+        tracing::info!(api = %bound, "HTTP API listening (metrics, reload, exports, scans)");
+    }
+    let l = live.clone();
     server.runtime().block_on(async move {
         use tokio::signal::unix::{SignalKind, signal};
         let (Ok(mut hup), Ok(mut term), Ok(mut int)) =
@@ -190,18 +316,14 @@ pub fn run(args: &ServeArgs) -> Result<()> {
             tracing::error!("cannot install signal handlers");
             return;
         };
-        let mut generation = 1;
         loop {
             tokio::select! {
                 _ = hup.recv() => {
-                    generation += 1;
-                    match reload(&reload_args, generation) {
-                        Ok(state) => {
-                            let s = state.matcher.stats();
-                            r.reload(state);
-                            tracing::info!(generation, domains = s.domains, "policy and lists reloaded");
-                        }
-                        Err(e) => tracing::error!(error = %format!("{e:#}"), "reload failed; keeping the running rules"),
+                    let l = l.clone();
+                    match tokio::task::spawn_blocking(move || l.reload()).await {
+                        Ok(Ok(r)) => tracing::info!(generation = r.generation, domains = r.domains, "policy and lists reloaded"),
+                        Ok(Err(e)) => tracing::error!(error = %format!("{e:#}"), "reload failed; keeping the running rules"),
+                        Err(e) => tracing::error!(error = %e, "reload failed; keeping the running rules"),
                     }
                 }
                 _ = term.recv() => break,
@@ -209,10 +331,10 @@ pub fn run(args: &ServeArgs) -> Result<()> {
             }
         }
     });
-    let _ = (&config, &extra);
     tracing::info!("shutting down");
     let sink_dropped = resolver.events().dropped();
     server.stop();
+    drop(live);
     drop(resolver);
     if let Some(h) = log_thread {
         // the writer ends once the last sink is gone
@@ -224,9 +346,11 @@ pub fn run(args: &ServeArgs) -> Result<()> {
     Ok(())
 }
 
-fn reload(args: &ServeArgs, generation: u64) -> Result<dns::resolver::State> {
+/// The rules of generation `generation`, the plan they were built from and the policy, read afresh.
+fn reload(args: &ServeArgs, generation: u64) -> Result<(dns::resolver::State, EnforcementPlan, Policy)> {
     let loaded = load(args)?;
     let plan = loaded.policy.plan(Day::today_utc());
     let lists = load_lists(&loaded.dns.lists, loaded.base.as_deref());
-    Ok(build_state(&plan, &lists, generation))
+    let state = build_state(&plan, &lists, generation);
+    Ok((state, plan, loaded.policy))
 }

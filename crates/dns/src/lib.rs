@@ -9,6 +9,7 @@ pub mod cache;
 pub mod config;
 pub mod lists;
 pub mod matcher;
+pub mod metrics;
 pub mod resolver;
 pub mod server;
 pub mod upstream;

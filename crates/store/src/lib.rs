@@ -17,6 +17,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use rusqlite::{Connection, params};
 
 pub mod batch;
+pub mod scans;
 
 use batch::{BatchEncoder, EncodedBatch};
 use serde::Serialize;
@@ -183,6 +184,16 @@ const MIGRATIONS: &[&str] = &[
         app TEXT NOT NULL, batch INTEGER NOT NULL, events INTEGER NOT NULL,
         PRIMARY KEY (app, batch)
      ) WITHOUT ROWID;",
+    // 2: uploaded package scans (scans.rs): the report JSON by the package's sha256
+    "CREATE TABLE scan_results (
+        sha256 TEXT PRIMARY KEY,
+        file_name TEXT,
+        package TEXT,
+        decided TEXT,
+        stored_ms INTEGER,
+        report TEXT
+     );
+     CREATE INDEX scan_results_time ON scan_results(stored_ms);",
 ];
 
 /// The query log database.
