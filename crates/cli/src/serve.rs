@@ -220,9 +220,11 @@ fn upstreams(dns: &DnsConfig, listen: &[SocketAddr]) -> Result<Vec<UpstreamSpec>
 
 /// Runs the resolver until SIGINT/SIGTERM.
 pub fn run(args: &ServeArgs) -> Result<()> {
+    use std::io::IsTerminal as _;
     let _ = tracing_subscriber::fmt()
         .with_max_level(args.log_level)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .try_init();
     let t0 = std::time::Instant::now();
