@@ -171,10 +171,11 @@ impl Live {
             .map_err(|_| anyhow!("an earlier reload panicked"))?;
         let t0 = Instant::now();
         let generation = self.generation.load(Ordering::SeqCst) + 1;
-        let (state, plan, policy) = reload(&self.args, generation)?;
+        let (state, plan, policy, transfer) = reload(&self.args, generation)?;
         let s = state.matcher.stats();
         let source = state.source.clone();
         self.resolver.reload(state);
+        publish_zones(&self.resolver, &plan, &transfer);
         self.plan.store(Arc::new(plan));
         let name = policy.name.clone();
         self.policy.store(Arc::new(policy));
@@ -191,6 +192,45 @@ impl Live {
             ms: t0.elapsed().as_millis() as u64,
         })
     }
+}
+
+/// Who may transfer the RPZ zones, and whom to NOTIFY.
+struct TransferCfg {
+    allow: Vec<ipnet::IpNet>,
+    notify: Vec<SocketAddr>,
+}
+
+fn transfer_cfg(dns: &DnsConfig) -> Result<TransferCfg> {
+    let allow = dns
+        .transfer_allow
+        .iter()
+        .map(|a| {
+            a.parse::<ipnet::IpNet>()
+                .or_else(|_| a.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| anyhow!("[dns] transfer_allow: `{a}` is not an address or network"))
+        })
+        .collect::<Result<_>>()?;
+    let notify = dns
+        .transfer_notify
+        .iter()
+        .map(|a| parse_addr(a, 53).map_err(anyhow::Error::msg))
+        .collect::<Result<_>>()?;
+    Ok(TransferCfg { allow, notify })
+}
+
+/// Rebuilds the RPZ zones from `plan` (serials only rise) and notifies secondaries if they changed.
+fn publish_zones(resolver: &Resolver, plan: &EnforcementPlan, t: &TransferCfg) {
+    let before = resolver.zones();
+    let zones = dns::transfer::Zones::build(plan, &before, t.allow.clone());
+    let changed = zones
+        .zones
+        .iter()
+        .map(|z| z.serial)
+        .ne(before.zones.iter().map(|z| z.serial));
+    if changed && !t.notify.is_empty() {
+        dns::transfer::notify(&zones, &t.notify);
+    }
+    resolver.set_zones(zones);
 }
 
 fn listen_addrs(dns: &DnsConfig) -> Result<Vec<SocketAddr>> {
@@ -297,6 +337,7 @@ pub fn run(args: &ServeArgs) -> Result<()> {
         "appwarden resolver ready"
     );
 
+    publish_zones(&resolver, &plan, &transfer_cfg(&loaded.dns)?);
     let live = Arc::new(Live {
         args: args.clone(),
         resolver: resolver.clone(),
@@ -349,10 +390,11 @@ pub fn run(args: &ServeArgs) -> Result<()> {
 }
 
 /// The rules of generation `generation`, the plan they were built from and the policy, read afresh.
-fn reload(args: &ServeArgs, generation: u64) -> Result<(dns::resolver::State, EnforcementPlan, Policy)> {
+fn reload(args: &ServeArgs, generation: u64) -> Result<(dns::resolver::State, EnforcementPlan, Policy, TransferCfg)> {
     let loaded = load(args)?;
     let plan = loaded.policy.plan(Day::today_utc());
     let lists = load_lists(&loaded.dns.lists, loaded.base.as_deref());
     let state = build_state(&plan, &lists, generation);
-    Ok((state, plan, loaded.policy))
+    let transfer = transfer_cfg(&loaded.dns)?;
+    Ok((state, plan, loaded.policy, transfer))
 }

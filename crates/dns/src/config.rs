@@ -45,6 +45,10 @@ pub struct DnsConfig {
     pub edns_udp_size: u16,
     /// Queries per second per client before REFUSED (0 = unlimited). Default 0.
     pub rate_limit_qps: u32,
+    /// Networks that may transfer the RPZ zones (AXFR/IXFR over TCP). Default loopback only.
+    pub transfer_allow: Vec<String>,
+    /// Secondaries told by NOTIFY when the zones change (`ADDR[:PORT]`). Default none.
+    pub transfer_notify: Vec<String>,
 }
 
 impl Default for DnsConfig {
@@ -66,6 +70,8 @@ impl Default for DnsConfig {
             tcp_max_connections: 1000,
             edns_udp_size: 1232,
             rate_limit_qps: 0,
+            transfer_allow: vec!["127.0.0.0/8".into(), "::1/128".into()],
+            transfer_notify: Vec::new(),
         }
     }
 }

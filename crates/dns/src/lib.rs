@@ -12,5 +12,6 @@ pub mod matcher;
 pub mod metrics;
 pub mod resolver;
 pub mod server;
+pub mod transfer;
 pub mod upstream;
 pub mod wire;

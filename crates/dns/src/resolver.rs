@@ -112,6 +112,8 @@ pub enum Step {
     },
     /// Forward with [`Resolver::finish`].
     Forward(Box<Pending>),
+    /// A zone transfer: send these messages in order (TCP only).
+    Transfer(Vec<Vec<u8>>),
     /// Send nothing (a response, or too short to answer).
     Drop,
 }
@@ -161,6 +163,7 @@ pub struct ResolverOptions {
 /// The resolver.
 pub struct Resolver {
     state: ArcSwap<State>,
+    zones: ArcSwap<crate::transfer::Zones>,
     cache: Cache,
     upstreams: Upstreams,
     events: EventSink,
@@ -204,6 +207,7 @@ impl Resolver {
     pub fn new(state: State, cache: Cache, upstreams: Upstreams, events: EventSink, opts: ResolverOptions) -> Resolver {
         Resolver {
             state: ArcSwap::from_pointee(state),
+            zones: ArcSwap::from_pointee(crate::transfer::Zones::default()),
             cache,
             upstreams,
             events,
@@ -219,6 +223,16 @@ impl Resolver {
     /// Replaces the rules atomically; queries in flight finish with the old ones.
     pub fn reload(&self, state: State) {
         self.state.store(Arc::new(state));
+    }
+
+    /// Replaces the RPZ zones served to secondaries.
+    pub fn set_zones(&self, zones: crate::transfer::Zones) {
+        self.zones.store(Arc::new(zones));
+    }
+
+    /// The RPZ zones served to secondaries.
+    pub fn zones(&self) -> Arc<crate::transfer::Zones> {
+        self.zones.load_full()
     }
 
     /// The current rules.
@@ -418,6 +432,30 @@ impl Resolver {
             self.metrics.rate_limited.fetch_add(1, Ordering::Relaxed);
             wire::error_response(&q, rcode::REFUSED, out);
             return Step::Answered { refresh: None };
+        }
+        // the RPZ zones we serve: SOA answers and transfers
+        if q.qtype == rtype::SOA || q.qtype == crate::transfer::AXFR || q.qtype == crate::transfer::IXFR {
+            let zones = self.zones.load();
+            let mut apex = String::new();
+            wire::dotted_lower(q.qname_wire, &mut apex);
+            match zones.find(&apex) {
+                Some(z) if q.qtype == rtype::SOA => {
+                    crate::transfer::soa_answer(&q, z, out);
+                    return Step::Answered { refresh: None };
+                }
+                Some(z) if transport == Transport::Tcp && zones.allowed(client) => {
+                    return Step::Transfer(crate::transfer::axfr_messages(&q, z));
+                }
+                Some(_) => {
+                    wire::error_response(&q, rcode::REFUSED, out);
+                    return Step::Answered { refresh: None };
+                }
+                None if q.qtype != rtype::SOA => {
+                    wire::error_response(&q, rcode::REFUSED, out);
+                    return Step::Answered { refresh: None };
+                }
+                None => {}
+            }
         }
         let udp_limit = (transport == Transport::Udp).then(|| wire::udp_limit(&q, self.opts.edns_udp_size));
         let state = self.state.load_full();

@@ -305,7 +305,7 @@ fn udp_loop(sock: &Arc<StdUdpSocket>, r: &Arc<Resolver>, rt: &tokio::runtime::Ha
                         }
                     });
                 }
-                Step::Drop => {}
+                Step::Drop | Step::Transfer(_) => {}
             }
         }
         if !replies.is_empty() {
@@ -379,6 +379,14 @@ async fn tcp_conn(stream: tokio::net::TcpStream, peer: SocketAddr, r: Arc<Resolv
                     }
                     drop(permit);
                 });
+            }
+            Step::Transfer(msgs) => {
+                drop(permit);
+                for m in msgs {
+                    if tx.send(m).await.is_err() {
+                        break;
+                    }
+                }
             }
             Step::Drop => drop(permit),
         }
