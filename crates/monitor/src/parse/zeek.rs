@@ -456,7 +456,9 @@ impl<'de> Deserialize<'de> for ZeekTs {
                     return Err(E::custom("ts out of range"));
                 }
                 let micros = (v * 1e6).round() as i64;
-                Ok(ZeekTs(Some(Timestamp::from_unix_nanos(micros * 1000))))
+                // 1e10 s passes the range check but 1e19 ns does not fit an i64 (found by fuzzing)
+                let nanos = micros.checked_mul(1000).ok_or_else(|| E::custom("ts out of range"))?;
+                Ok(ZeekTs(Some(Timestamp::from_unix_nanos(nanos))))
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<ZeekTs, E> {
                 self.visit_f64(v as f64)

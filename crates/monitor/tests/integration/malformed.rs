@@ -318,3 +318,18 @@ fn pihole_bad_lines_keep_correlation() {
     check(&p, 2, &[(2, ErrorKind::Ip, "source.ip")]);
     assert_eq!(p.events[1].source_ip, "192.168.1.23".parse().ok());
 }
+
+/// Regression (found by cargo fuzz, `parse_zeek_json`): a `ts` of 1e10 seconds
+/// passed the range check and overflowed when converted to nanoseconds.
+#[test]
+fn zeek_json_huge_timestamp_is_an_error_not_a_panic() {
+    let text = cat(&[
+        br#"{"ts":1e10,"uid":"C1","id.orig_h":"192.0.2.1","id.orig_p":5353,"id.resp_h":"192.0.2.53","id.resp_p":53,"proto":"udp","query":"www.tiktok.com"}"#,
+        br#"[1e10"#,
+        br#"{"ts":1700000000.5,"uid":"C2","id.orig_h":"192.0.2.1","id.orig_p":5353,"id.resp_h":"192.0.2.53","id.resp_p":53,"proto":"udp","query":"example.org"}"#,
+    ]);
+    let p = parse_text(Format::ZeekJson, &text);
+    assert_eq!(p.events.len(), 1, "the good line still parses: {:#?}", p.errors);
+    assert_eq!(p.errors.len(), 2);
+    assert!(p.errors.iter().all(|e| e.line_no == 1 || e.line_no == 2));
+}
