@@ -590,34 +590,23 @@ impl Matcher {
         self.ip_groups & (1 << g) != 0
     }
 
+    /// The entry of the most recent range (in sort order, within 64) that contains `x` and has a rule for `bit`.
+    fn range_hit<T: Ord + Copy>(&self, ranges: &[(T, T, u32)], x: T, bit: u64) -> Option<u32> {
+        let idx = ranges.partition_point(|r| r.0 <= x);
+        ranges[..idx]
+            .iter()
+            .rev()
+            .take(64)
+            .find(|r| r.1 >= x && (self.entries[r.2 as usize].block | self.entries[r.2 as usize].log) & bit != 0)
+            .map(|r| r.2)
+    }
+
     /// Looks an answer address up for group `g`.
     pub fn check_ip(&self, ip: IpAddr, g: usize) -> Verdict {
         let bit = 1u64 << g;
         let hit = match ip {
-            IpAddr::V4(a) => {
-                let x = u32::from(a);
-                let idx = self.v4.partition_point(|r| r.0 <= x);
-                self.v4[..idx]
-                    .iter()
-                    .rev()
-                    .take(64)
-                    .find(|r| {
-                        r.1 >= x && (self.entries[r.2 as usize].block | self.entries[r.2 as usize].log) & bit != 0
-                    })
-                    .map(|r| r.2)
-            }
-            IpAddr::V6(a) => {
-                let x = u128::from(a);
-                let idx = self.v6.partition_point(|r| r.0 <= x);
-                self.v6[..idx]
-                    .iter()
-                    .rev()
-                    .take(64)
-                    .find(|r| {
-                        r.1 >= x && (self.entries[r.2 as usize].block | self.entries[r.2 as usize].log) & bit != 0
-                    })
-                    .map(|r| r.2)
-            }
+            IpAddr::V4(a) => self.range_hit(&self.v4, u32::from(a), bit),
+            IpAddr::V6(a) => self.range_hit(&self.v6, u128::from(a), bit),
         };
         match hit {
             None => Verdict::Pass,

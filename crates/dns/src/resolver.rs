@@ -652,6 +652,33 @@ impl Resolver {
         );
     }
 
+    /// Answers SERVFAIL for a miss whose upstream failed (nothing for a background refresh).
+    fn servfail(&self, p: Pending, upstream: Option<Arc<str>>, out: &mut Vec<u8>) -> bool {
+        if p.refresh_only {
+            return false;
+        }
+        match wire::parse_query(&p.packet) {
+            Ok(q) => wire::error_response(&q, rcode::SERVFAIL, out),
+            Err(_) => return false,
+        }
+        self.metrics.servfail.fetch_add(1, Ordering::Relaxed);
+        self.finish_event(
+            &p.state,
+            p.group,
+            p.client,
+            p.qname,
+            p.qtype,
+            p.log,
+            p.allowed_by_rule,
+            rcode::SERVFAIL,
+            upstream,
+            p.started,
+            false,
+            p.transport,
+        );
+        true
+    }
+
     /// Forwards a cache miss and writes the answer to `out`. Returns false
     /// for a background refresh (nothing to send).
     pub async fn finish(&self, p: Box<Pending>, out: &mut Vec<u8>) -> bool {
@@ -667,50 +694,12 @@ impl Resolver {
                 (f.response, Some(f.upstream))
             }
             Err(e) => {
-                if p.refresh_only {
-                    return false;
-                }
                 tracing::debug!(error = %e, qname = %p.qname, "upstream failed");
-                self.metrics.servfail.fetch_add(1, Ordering::Relaxed);
-                wire::error_response(&q, rcode::SERVFAIL, out);
-                self.finish_event(
-                    &p.state,
-                    p.group,
-                    p.client,
-                    p.qname,
-                    p.qtype,
-                    p.log,
-                    p.allowed_by_rule,
-                    rcode::SERVFAIL,
-                    None,
-                    p.started,
-                    false,
-                    p.transport,
-                );
-                return true;
+                return self.servfail(p, None, out);
             }
         };
         let Some(shape) = wire::walk_response(&resp) else {
-            if p.refresh_only {
-                return false;
-            }
-            self.metrics.servfail.fetch_add(1, Ordering::Relaxed);
-            wire::error_response(&q, rcode::SERVFAIL, out);
-            self.finish_event(
-                &p.state,
-                p.group,
-                p.client,
-                p.qname,
-                p.qtype,
-                p.log,
-                p.allowed_by_rule,
-                rcode::SERVFAIL,
-                upstream,
-                p.started,
-                false,
-                p.transport,
-            );
-            return true;
+            return self.servfail(p, upstream, out);
         };
         self.cache.put(p.key.clone(), &resp, &shape);
         if p.refresh_only {
