@@ -235,7 +235,7 @@ mod tests {
         let mut c = NetworkCollector::new(["1.0.0.68".to_string()]);
         for s in [
             "see https://api.example.com/v1?x=1 now",
-            "http://10.1.2.3:8080/x",
+            "http://198.51.100.3:8080/x",
             "tracker.appsflyer.com",
             "java.io",
             "android.intent.action.MAIN",
@@ -251,7 +251,7 @@ mod tests {
         }
         let n = c.finish();
         assert_eq!(n.domains, vec!["api.example.com", "tracker.appsflyer.com"]);
-        assert_eq!(n.ips, vec!["10.1.2.3", "8.8.8.8"]);
-        assert_eq!(n.cleartext_urls, vec!["http://10.1.2.3:8080/x"]);
+        assert_eq!(n.ips, vec!["198.51.100.3", "8.8.8.8"]);
+        assert_eq!(n.cleartext_urls, vec!["http://198.51.100.3:8080/x"]);
     }
 }

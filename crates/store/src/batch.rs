@@ -315,7 +315,7 @@ mod tests {
             app: (i % 3 == 0).then(|| Arc::from("tiktok")),
             category: (i % 3 == 0).then(|| Arc::from("social-video")),
             rcode: 3,
-            upstream: (i % 5 == 0).then(|| Arc::from("192.0.2.53:53")),
+            upstream: (i % 5 == 0).then(|| Arc::from("198.51.100.53:53")),
             latency_us: (i * 977) as u32,
             cache_hit: i % 4 == 0,
             transport: if i % 2 == 0 { Transport::Udp } else { Transport::Https },

@@ -312,8 +312,8 @@ fn sni_and_flows_get_through_even_when_dns_was_blocked_and_clients_are_named() {
     ids.add_static(map.records);
     let det = Detector::new(&plan).with_identity(&ids);
     let text = br#"{"_path":"ssl","ts":1795316102.5,"id.orig_h":"10.0.0.7","id.orig_p":51000,"id.resp_h":"192.0.2.50","id.resp_p":443,"server_name":"www.tiktok.com"}
-{"_path":"conn","ts":1795316103.0,"id.orig_h":"10.0.0.8","id.orig_p":51001,"id.resp_h":"192.0.2.53","id.resp_p":853,"proto":"tcp"}
-{"_path":"conn","ts":1795316104.0,"id.orig_h":"10.0.0.8","id.orig_p":51002,"id.resp_h":"192.0.2.53","id.resp_p":443,"proto":"tcp"}
+{"_path":"conn","ts":1795316103.0,"id.orig_h":"10.0.0.8","id.orig_p":51001,"id.resp_h":"198.51.100.53","id.resp_p":853,"proto":"tcp"}
+{"_path":"conn","ts":1795316104.0,"id.orig_h":"10.0.0.8","id.orig_p":51002,"id.resp_h":"198.51.100.53","id.resp_p":443,"proto":"tcp"}
 {"_path":"ssl","ts":1795316105.0,"id.orig_h":"10.0.0.8","id.orig_p":51003,"id.resp_h":"192.0.2.51","id.resp_p":443,"server_name":"www.example.org"}
 "#;
     let p = support::parse_text(Format::ZeekJson, text);
@@ -336,7 +336,7 @@ fn sni_and_flows_get_through_even_when_dns_was_blocked_and_clients_are_named() {
     );
     assert_eq!(
         (dot.evidence, dot.matched.as_str()),
-        (Evidence::DotPort, "192.0.2.53:853")
+        (Evidence::DotPort, "198.51.100.53:853")
     );
     assert_eq!(dot.bypass_method.as_deref(), Some("encrypted-dns"));
     assert!(dot.got_through);
