@@ -1,29 +1,7 @@
 //! The `appwarden` binary as a user runs it.
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
-
-fn appwarden(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_appwarden"))
-        .args(args)
-        .output()
-        .expect("run appwarden")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn tempdir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("appwarden-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("mkdir");
-    dir
-}
+mod support;
+use support::{appwarden, stderr, stdout, tempdir};
 
 #[test]
 fn the_bundled_catalog_validates() {

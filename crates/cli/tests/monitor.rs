@@ -1,22 +1,9 @@
 //! `appwarden monitor scan` on the shared log corpus, as a user runs it.
 
 use std::path::PathBuf;
-use std::process::{Command, Output};
 
-fn appwarden(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_appwarden"))
-        .args(args)
-        .output()
-        .expect("run appwarden")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+mod support;
+use support::{appwarden, stderr, stdout, tempdir};
 
 /// `$APPWARDEN_SHARED/corpus/logs` or `<crate>/../../../shared/corpus/logs`; `None` (with a
 /// note) when absent, a panic instead when `APPWARDEN_REQUIRE_TOOLS=1`.
@@ -34,13 +21,6 @@ fn corpus() -> Option<PathBuf> {
     }
     eprintln!("skipping: {why}");
     None
-}
-
-fn tempdir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("appwarden-monitor-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("mkdir");
-    dir
 }
 
 const AS_OF: &str = "2026-11-22";

@@ -4,33 +4,14 @@
 //! `APPWARDEN_REQUIRE_TOOLS=1`, which makes a missing corpus a failure.
 
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Output;
+
+mod support;
+use support::{appwarden, stderr, stdout, tempdir};
 
 const YOSEMITE: &str = "airtest-1.4.3_Yosemite.apk";
 const POCO: &str = "pocoui-1.0.94_pocoservice-debug.apk";
 const AS_OF: &str = "2026-03-01";
-
-fn appwarden(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_appwarden"))
-        .args(args)
-        .output()
-        .expect("run appwarden")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn tempdir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("appwarden-scan-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("mkdir");
-    dir
-}
 
 /// The corpus APK `name`, or `None` (after saying why) when the corpus is missing.
 fn corpus(test: &str, name: &str) -> Option<String> {
