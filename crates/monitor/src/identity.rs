@@ -12,7 +12,8 @@ pub mod static_map;
 
 pub use resolver::{Identity, IdentityResolver, IdentitySource};
 
-use crate::error::ParseError;
+use crate::error::{ErrorKind, LineError, ParseError};
+use crate::format::Format;
 use crate::stats::ParseStats;
 use crate::time::Timestamp;
 use serde::Serialize;
@@ -95,6 +96,58 @@ pub struct ReadResult<T> {
     pub errors: Vec<ParseError>,
     /// Counters.
     pub stats: ParseStats,
+}
+
+/// Reads `r` line by line for a reader of `format`: counts lines and bytes,
+/// keeps what `parse(line, line_no, offset)` returns, and locates and counts its
+/// errors; lines it passes over (`Ok(None)`) are counted under `skip` when given.
+/// An I/O error is recorded and ends the read. Returns the result and the
+/// last line number and byte offset reached.
+pub(crate) fn read_lines<R: std::io::BufRead, T>(
+    mut r: R,
+    format: Format,
+    skip: Option<&'static str>,
+    mut parse: impl FnMut(&[u8], u64, u64) -> Result<Option<T>, LineError>,
+) -> (ReadResult<T>, u64, u64) {
+    let mut out = ReadResult::default();
+    let mut buf = Vec::new();
+    let mut line_no = 0u64;
+    let mut offset = 0u64;
+    loop {
+        buf.clear();
+        match r.read_until(b'\n', &mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                line_no += 1;
+                out.stats.lines += 1;
+                out.stats.bytes += n as u64;
+                match parse(&buf, line_no, offset) {
+                    Ok(Some(rec)) => {
+                        out.stats.events += 1;
+                        out.records.push(rec);
+                    }
+                    Ok(None) => {
+                        if let Some(key) = skip {
+                            out.stats.record_skip(key);
+                        }
+                    }
+                    Err(e) => {
+                        let e = e.at(format, line_no, offset);
+                        out.stats.record_error(&e);
+                        out.errors.push(e);
+                    }
+                }
+                offset += n as u64;
+            }
+            Err(e) => {
+                let e = LineError::new("input", ErrorKind::Io, e.to_string()).at(format, line_no + 1, offset);
+                out.stats.record_error(&e);
+                out.errors.push(e);
+                break;
+            }
+        }
+    }
+    (out, line_no, offset)
 }
 
 impl<T> Default for ReadResult<T> {

@@ -18,7 +18,7 @@
 
 use crate::error::{snippet, ErrorKind, LineError};
 use crate::format::Format;
-use crate::identity::{Lease, Mac, ReadResult};
+use crate::identity::{read_lines, Lease, Mac, ReadResult};
 use crate::time::{parse_hms, parse_u64, Civil, Timestamp};
 use std::io::BufRead;
 use std::net::IpAddr;
@@ -236,43 +236,11 @@ fn lease_time(field: &'static str, v: &str) -> Result<Option<Timestamp>, LineErr
 }
 
 /// Reads a whole `dhcpd.leases` file, line by line.
-pub fn read<R: BufRead>(mut r: R) -> ReadResult<Lease> {
-    let mut out = ReadResult::default();
+pub fn read<R: BufRead>(r: R) -> ReadResult<Lease> {
     let mut st = DhcpdReader::default();
-    let mut buf = Vec::new();
-    let mut line_no = 0u64;
-    let mut offset = 0u64;
-    loop {
-        buf.clear();
-        match r.read_until(b'\n', &mut buf) {
-            Ok(0) => break,
-            Ok(n) => {
-                line_no += 1;
-                out.stats.lines += 1;
-                out.stats.bytes += n as u64;
-                match st.feed(&buf, line_no, offset) {
-                    Ok(Some(l)) => {
-                        out.stats.events += 1;
-                        out.records.push(l);
-                    }
-                    Ok(None) => {}
-                    Err(e) => {
-                        let e = e.at(Format::DhcpdLeases, line_no, offset);
-                        out.stats.record_error(&e);
-                        out.errors.push(e);
-                    }
-                }
-                offset += n as u64;
-            }
-            Err(e) => {
-                let e =
-                    LineError::new("input", ErrorKind::Io, e.to_string()).at(Format::DhcpdLeases, line_no + 1, offset);
-                out.stats.record_error(&e);
-                out.errors.push(e);
-                break;
-            }
-        }
-    }
+    let (mut out, line_no, offset) = read_lines(r, Format::DhcpdLeases, None, |line, line_no, offset| {
+        st.feed(line, line_no, offset)
+    });
     if let Some(e) = st.finish() {
         let e = e.at(Format::DhcpdLeases, line_no, offset);
         out.stats.record_error(&e);

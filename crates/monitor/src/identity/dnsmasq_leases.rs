@@ -5,7 +5,7 @@
 
 use crate::error::{snippet, ErrorKind, LineError};
 use crate::format::Format;
-use crate::identity::{Lease, Mac, ReadResult};
+use crate::identity::{read_lines, Lease, Mac, ReadResult};
 use crate::time::Timestamp;
 use std::io::BufRead;
 use std::net::IpAddr;
@@ -14,46 +14,14 @@ use std::net::IpAddr;
 pub const DEFAULT_LEASE_SECS: i64 = 3600;
 
 /// Reads a whole lease file. I/O errors end the read and are reported as an error record.
-pub fn read<R: BufRead>(mut r: R, assumed_lease_secs: i64) -> ReadResult<Lease> {
-    let mut out = ReadResult::default();
-    let mut buf = Vec::new();
-    let mut line_no = 0u64;
-    let mut offset = 0u64;
-    loop {
-        buf.clear();
-        match r.read_until(b'\n', &mut buf) {
-            Ok(0) => break,
-            Ok(n) => {
-                line_no += 1;
-                out.stats.lines += 1;
-                out.stats.bytes += n as u64;
-                match parse_line(&buf, assumed_lease_secs, line_no) {
-                    Ok(Some(l)) => {
-                        out.stats.events += 1;
-                        out.records.push(l);
-                    }
-                    Ok(None) => out.stats.record_skip("dnsmasq_leases.other"),
-                    Err(e) => {
-                        let e = e.at(Format::DnsmasqLeases, line_no, offset);
-                        out.stats.record_error(&e);
-                        out.errors.push(e);
-                    }
-                }
-                offset += n as u64;
-            }
-            Err(e) => {
-                let e = LineError::new("input", ErrorKind::Io, e.to_string()).at(
-                    Format::DnsmasqLeases,
-                    line_no + 1,
-                    offset,
-                );
-                out.stats.record_error(&e);
-                out.errors.push(e);
-                break;
-            }
-        }
-    }
-    out
+pub fn read<R: BufRead>(r: R, assumed_lease_secs: i64) -> ReadResult<Lease> {
+    read_lines(
+        r,
+        Format::DnsmasqLeases,
+        Some("dnsmasq_leases.other"),
+        |line, line_no, _| parse_line(line, assumed_lease_secs, line_no),
+    )
+    .0
 }
 
 /// Parses one line; `Ok(None)` for blank and `duid` lines.

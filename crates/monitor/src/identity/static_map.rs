@@ -3,7 +3,7 @@
 
 use crate::error::{snippet, ErrorKind, LineError};
 use crate::format::Format;
-use crate::identity::{Mac, ReadResult};
+use crate::identity::{read_lines, Mac, ReadResult};
 use serde::Serialize;
 use std::io::BufRead;
 use std::net::IpAddr;
@@ -33,43 +33,11 @@ pub struct StaticEntry {
 }
 
 /// Reads the whole map.
-pub fn read<R: BufRead>(mut r: R) -> ReadResult<StaticEntry> {
-    let mut out = ReadResult::default();
-    let mut buf = Vec::new();
-    let mut line_no = 0u64;
-    let mut offset = 0u64;
-    loop {
-        buf.clear();
-        match r.read_until(b'\n', &mut buf) {
-            Ok(0) => break,
-            Ok(n) => {
-                line_no += 1;
-                out.stats.lines += 1;
-                out.stats.bytes += n as u64;
-                match parse_line(&buf, line_no) {
-                    Ok(Some(e)) => {
-                        out.stats.events += 1;
-                        out.records.push(e);
-                    }
-                    Ok(None) => out.stats.record_skip("static_map.other"),
-                    Err(e) => {
-                        let e = e.at(Format::StaticMap, line_no, offset);
-                        out.stats.record_error(&e);
-                        out.errors.push(e);
-                    }
-                }
-                offset += n as u64;
-            }
-            Err(e) => {
-                let e =
-                    LineError::new("input", ErrorKind::Io, e.to_string()).at(Format::StaticMap, line_no + 1, offset);
-                out.stats.record_error(&e);
-                out.errors.push(e);
-                break;
-            }
-        }
-    }
-    out
+pub fn read<R: BufRead>(r: R) -> ReadResult<StaticEntry> {
+    read_lines(r, Format::StaticMap, Some("static_map.other"), |line, line_no, _| {
+        parse_line(line, line_no)
+    })
+    .0
 }
 
 pub(crate) fn parse_line(raw: &[u8], line_no: u64) -> Result<Option<StaticEntry>, LineError> {
