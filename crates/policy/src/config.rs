@@ -44,6 +44,9 @@ pub struct PolicyFile {
     /// Export settings (read by the exporters).
     #[serde(default)]
     pub export: Option<toml::Table>,
+    /// Alert routing and receivers (read by the alert crate).
+    #[serde(default)]
+    pub alerts: Option<toml::Table>,
 }
 
 fn one() -> u32 {
@@ -222,6 +225,7 @@ impl PolicyFile {
             exceptions: Vec::new(),
             dns: None,
             monitor: None,
+            alerts: None,
             export: None,
         }
     }
