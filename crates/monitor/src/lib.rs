@@ -30,6 +30,8 @@ pub mod parse;
 pub mod parser;
 pub mod plan_index;
 pub mod stats;
+pub mod syslog_wire;
+pub mod tail;
 pub mod time;
 
 pub use detection::{Detection, DetectionKind, Detector, Evidence, Outcome};
