@@ -6,6 +6,7 @@
 
 mod api;
 mod export_cmd;
+mod follow;
 mod monitor_cmd;
 mod render;
 mod scan_cmd;

@@ -20,6 +20,8 @@ const ERROR_EXAMPLES: usize = 5;
 pub enum MonitorCmd {
     /// Read existing logs once and report use of banned apps and bypass attempts per device.
     Scan(Box<ScanArgs>),
+    /// Follow live log files and receive syslog; print each detection as a JSON line.
+    Follow(Box<crate::follow::FollowArgs>),
 }
 
 /// `appwarden monitor scan FILE...`
@@ -55,10 +57,11 @@ pub struct ScanArgs {
 pub fn run(cmd: &MonitorCmd, out: &mut dyn Write) -> Result<()> {
     match cmd {
         MonitorCmd::Scan(args) => scan(args, out),
+        MonitorCmd::Follow(args) => crate::follow::run(args),
     }
 }
 
-fn input_format(name: &str) -> Result<(Option<LogFormat>, Option<ZeekLog>)> {
+pub(crate) fn input_format(name: &str) -> Result<(Option<LogFormat>, Option<ZeekLog>)> {
     Ok(match name {
         "auto" => (None, None),
         "bind" => (Some(LogFormat::BindQuery), None),

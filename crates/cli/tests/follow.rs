@@ -1,0 +1,226 @@
+//! `appwarden monitor follow` as a user runs it: the real binary tails a log
+//! across rotation and a restart, and receives syslog over UDP and TCP.
+
+mod support;
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpStream, UdpSocket};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// A running `monitor follow` whose stdout lines (detections) and stderr are collected.
+struct Follow {
+    child: Child,
+    out: Arc<Mutex<Vec<String>>>,
+    err: Arc<Mutex<Vec<String>>>,
+}
+
+impl Follow {
+    fn start(args: &[&str]) -> Follow {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_appwarden"))
+            .arg("monitor")
+            .arg("follow")
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start appwarden monitor follow");
+        let out = Arc::new(Mutex::new(Vec::new()));
+        let err = Arc::new(Mutex::new(Vec::new()));
+        let (o, e) = (out.clone(), err.clone());
+        let stdout = child.stdout.take().expect("stdout");
+        let stderr = child.stderr.take().expect("stderr");
+        std::thread::spawn(move || {
+            for l in BufReader::new(stdout).lines().map_while(Result::ok) {
+                o.lock().expect("lock").push(l);
+            }
+        });
+        std::thread::spawn(move || {
+            for l in BufReader::new(stderr).lines().map_while(Result::ok) {
+                e.lock().expect("lock").push(l);
+            }
+        });
+        Follow { child, out, err }
+    }
+
+    fn wait_for(&self, what: &str, cond: impl Fn(&[String], &[String]) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < deadline {
+            if cond(&self.out.lock().expect("lock"), &self.err.lock().expect("lock")) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!(
+            "timed out waiting for {what}\nstdout: {:?}\nstderr: {:?}",
+            self.out.lock().expect("lock"),
+            self.err.lock().expect("lock")
+        );
+    }
+
+    fn detections(&self) -> Vec<serde_json::Value> {
+        self.out
+            .lock()
+            .expect("lock")
+            .iter()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
+            .collect()
+    }
+
+    /// SIGTERM, and waits for a clean exit.
+    fn stop(mut self) -> Vec<serde_json::Value> {
+        let pid = self.child.id().to_string();
+        let st = Command::new("kill").args(["-TERM", &pid]).status().expect("kill");
+        assert!(st.success());
+        let status = self.child.wait().expect("wait");
+        assert!(status.success(), "follow exited with {status}: {:?}", self.err.lock().expect("lock"));
+        // let the reader threads drain the pipes
+        std::thread::sleep(Duration::from_millis(100));
+        self.detections()
+    }
+}
+
+impl Drop for Follow {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn bind_query(n: u32, name: &str) -> String {
+    format!(
+        "22-Nov-2026 02:54:{:02}.317 queries: info: client @0x7f01 10.0.0.7#5{n:04} ({name}): query: {name} IN A +E(0)K (10.0.0.1)\n",
+        n % 60
+    )
+}
+
+fn append(p: &Path, s: &str) {
+    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(p).expect("open");
+    f.write_all(s.as_bytes()).expect("append");
+}
+
+fn names(ds: &[serde_json::Value]) -> Vec<String> {
+    let mut v: Vec<String> = ds.iter().map(|d| d["matched"].as_str().unwrap_or("").to_string()).collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn follows_a_log_across_rotation_and_a_restart_exactly_once() {
+    let dir = support::tempdir("follow-rotate");
+    let log = dir.join("query.log");
+    let data = dir.join("data");
+    append(&log, &(bind_query(1, "t1.tiktok.com") + &bind_query(2, "example.org")));
+    let args = [
+        log.to_str().expect("utf-8"),
+        "--format",
+        "bind",
+        "--data-dir",
+        data.to_str().expect("utf-8"),
+        "--poll-ms",
+        "20",
+        "--rotate-grace-secs",
+        "1",
+    ];
+    let f = Follow::start(&args);
+    f.wait_for("the first detection", |o, _| !o.is_empty());
+
+    append(&log, &bind_query(3, "t2.tiktok.com"));
+    f.wait_for("the appended line", |o, _| o.len() >= 2);
+
+    // logrotate's `create`: rename, the daemon writes a last line to the old file, a new file appears
+    std::fs::rename(&log, dir.join("query.log.1")).expect("rotate");
+    append(&dir.join("query.log.1"), &bind_query(4, "t3.tiktok.com"));
+    append(&log, &(bind_query(5, "www.wikipedia.org") + &bind_query(6, "t4.tiktok.com")));
+    f.wait_for("the late line and the new file", |o, _| o.len() >= 4);
+    let first = f.stop();
+    assert!(data.join("monitor-positions.json").exists(), "positions saved on stop");
+
+    // written while nobody follows: read once after the restart, nothing before it again
+    append(&log, &(bind_query(7, "t5.tiktok.com") + &bind_query(8, "debian.org")));
+    let f = Follow::start(&args);
+    f.wait_for("the line written while stopped", |o, _| !o.is_empty());
+    std::thread::sleep(Duration::from_millis(200));
+    let second = f.stop();
+
+    assert_eq!(
+        names(&first),
+        ["t1.tiktok.com", "t2.tiktok.com", "t3.tiktok.com", "t4.tiktok.com"],
+        "first run, in any order, each once, nothing ordinary"
+    );
+    assert_eq!(names(&second), ["t5.tiktok.com"], "the restart resumes where it stopped");
+    let d = &second[0];
+    assert_eq!(d["app"], "tiktok");
+    assert_eq!(d["source_ip"], "10.0.0.7");
+    assert!(
+        d["origin"]["file"].as_str().is_some_and(|f| f.ends_with("query.log")),
+        "links back to the raw line: {d}"
+    );
+    assert_eq!(d["origin"]["line"], 3, "line numbers of the new file, counted across the restart");
+}
+
+fn free_port_udp() -> u16 {
+    UdpSocket::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+fn free_port_tcp() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+#[test]
+fn receives_syslog_over_udp_and_tcp_in_both_header_formats() {
+    let dir = support::tempdir("follow-syslog");
+    let (pu, pt) = (free_port_udp(), free_port_tcp());
+    let udp = format!("127.0.0.1:{pu}");
+    let tcp = format!("127.0.0.1:{pt}");
+    let f = Follow::start(&[
+        "--syslog-udp",
+        &udp,
+        "--syslog-tcp",
+        &tcp,
+        "--data-dir",
+        dir.to_str().expect("utf-8"),
+    ]);
+    f.wait_for("the listeners", |_, e| e.iter().any(|l| l.contains("running")));
+
+    let s = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    // garbage first: counted, never fatal
+    s.send_to(b"<999>1 \xff\xfe not syslog", &udp).expect("send");
+    // RFC 5424 from BIND (no time in the message: the header carries it)
+    s.send_to(
+        b"<30>1 2026-11-22T02:54:51.317Z ns1 named 812 - - client @0x7f01 10.0.0.7#59579 (www.tiktok.com): query: www.tiktok.com IN A +E(0)K (10.0.0.1)",
+        &udp,
+    )
+    .expect("send");
+    // RFC 3164 from dnsmasq: iCloud Private Relay is a bypass
+    s.send_to(b"<30>Nov 22 02:54:36 gw dnsmasq[512]: query[A] mask.icloud.com from 10.0.0.8", &udp)
+        .expect("send");
+    // an ordinary name: nothing
+    s.send_to(b"<30>Nov 22 02:54:37 gw dnsmasq[512]: query[A] example.org from 10.0.0.8", &udp)
+        .expect("send");
+
+    // RFC 6587 octet counting over TCP, from Squid: a CONNECT to TikTok that got through
+    let msg = "<134>1 2026-11-22T02:55:02Z proxy squid 77 - - 1795316102.232    120 10.0.0.9 TCP_TUNNEL/200 4000 CONNECT www.tiktok.com:443 - HIER_DIRECT/192.0.2.10 -";
+    let mut c = TcpStream::connect(&tcp).expect("connect");
+    c.write_all(format!("{} {msg}", msg.len()).as_bytes()).expect("write");
+    c.flush().expect("flush");
+
+    f.wait_for("three detections", |o, _| o.len() >= 3);
+    std::thread::sleep(Duration::from_millis(200));
+    let ds = f.stop();
+    assert_eq!(ds.len(), 3, "{ds:?}");
+    let by_ip = |ip: &str| {
+        ds.iter()
+            .find(|d| d["source_ip"] == ip)
+            .unwrap_or_else(|| panic!("no detection for {ip}: {ds:?}"))
+    };
+    let bind = by_ip("10.0.0.7");
+    assert_eq!((bind["app"].as_str(), bind["dataset"].as_str()), (Some("tiktok"), Some("bind.query")));
+    assert_eq!(bind["@timestamp"], "2026-11-22T02:54:51.317Z", "the syslog header's time");
+    let relay = by_ip("10.0.0.8");
+    assert_eq!(relay["kind"], "bypass");
+    let squid = by_ip("10.0.0.9");
+    assert_eq!((squid["app"].as_str(), squid["outcome"].as_str()), (Some("tiktok"), Some("got-through")));
+}
