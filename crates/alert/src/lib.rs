@@ -15,7 +15,14 @@
 //! and the [`Sink`] trait.
 #![forbid(unsafe_code)]
 
+pub mod config;
+pub mod engine;
 pub mod model;
+pub mod outbox;
+pub mod pipeline;
 pub mod sinks;
 
+pub use config::{AlertsConfig, ConfigError, sinks_for};
+pub use engine::{Engine, EngineConfig, Observation};
 pub use model::{Alert, Counts, Labels, Notification, Sink, SinkError, SinkFuture, Status};
+pub use pipeline::{IngestHandle, Pipeline, PipelineError, PipelineOptions};

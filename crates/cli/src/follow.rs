@@ -31,6 +31,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context as _, Result, bail};
+use arc_swap::ArcSwap;
 use monitor::syslog_wire::{self, Framer};
 use monitor::tail::{self, Start, Tailer};
 use monitor::{Detection, Detector, Format as LogFormat, IdentityResolver, ParseOptions, Parser};
@@ -336,7 +337,7 @@ impl Followed {
 #[allow(clippy::too_many_arguments)]
 fn follow_files(
     setup: &FollowSetup,
-    detector: &Detector<'static>,
+    detector: &ArcSwap<Detector<'static>>,
     mut identity: Identity,
     out: &Consumer,
     stats: &FollowStats,
@@ -361,6 +362,7 @@ fn follow_files(
     let mut warned: HashMap<String, Instant> = HashMap::new();
     loop {
         identity.refresh();
+        let detector = detector.load();
         for f in &mut files {
             let mut lines: Vec<(Vec<u8>, u64, u64, u64)> = std::mem::take(&mut f.pending);
             let res = f.tailer.poll(&mut |l| lines.push((l.bytes.to_vec(), l.line_no, l.offset, l.generation)));
@@ -470,7 +472,7 @@ impl SyslogParsers {
         &mut self,
         msg: &[u8],
         peer: SocketAddr,
-        detector: &Detector<'static>,
+        detector: &ArcSwap<Detector<'static>>,
         stats: &FollowStats,
     ) -> Option<Detection> {
         stats.syslog_messages.fetch_add(1, Ordering::Relaxed);
@@ -507,7 +509,7 @@ impl SyslogParsers {
         match parser.parse_line(line.as_bytes(), *n, 0)? {
             Ok(ev) => {
                 stats.events.fetch_add(1, Ordering::Relaxed);
-                let d = detector.detect(&ev);
+                let d = detector.load().detect(&ev);
                 if d.is_some() {
                     stats.detections.fetch_add(1, Ordering::Relaxed);
                 }
@@ -523,6 +525,7 @@ impl SyslogParsers {
 
 /// A running follower: file thread and syslog tasks.
 pub struct Follower {
+    detector: Arc<ArcSwap<Detector<'static>>>,
     stop: Arc<AtomicBool>,
     files: Option<std::thread::JoinHandle<Result<()>>>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
@@ -535,7 +538,7 @@ pub struct Follower {
 impl Follower {
     /// Starts following on `rt`; detections go to `out`.
     pub async fn start(setup: FollowSetup, plan: &policy::EnforcementPlan, out: Consumer) -> Result<Follower> {
-        let detector = Arc::new(Detector::new(plan));
+        let detector = Arc::new(ArcSwap::from_pointee(Detector::new(plan)));
         let stats = Arc::new(FollowStats::default());
         let stop = Arc::new(AtomicBool::new(false));
         let mut tasks = Vec::new();
@@ -579,12 +582,18 @@ impl Follower {
             )
         };
         Ok(Follower {
+            detector,
             stop,
             files,
             tasks,
             stats,
             syslog_addrs,
         })
+    }
+
+    /// Detects against `plan` from now on (after a reload).
+    pub fn set_plan(&self, plan: &policy::EnforcementPlan) {
+        self.detector.store(Arc::new(Detector::new(plan)));
     }
 
     /// Stops: the file thread finishes its round and saves positions.
@@ -603,7 +612,7 @@ impl Follower {
 async fn syslog_udp(
     sock: tokio::net::UdpSocket,
     mut parsers: SyslogParsers,
-    detector: Arc<Detector<'static>>,
+    detector: Arc<ArcSwap<Detector<'static>>>,
     stats: Arc<FollowStats>,
     out: Consumer,
 ) {
@@ -623,7 +632,7 @@ async fn syslog_tcp(
     mut conn: tokio::net::TcpStream,
     peer: SocketAddr,
     mut parsers: SyslogParsers,
-    detector: Arc<Detector<'static>>,
+    detector: Arc<ArcSwap<Detector<'static>>>,
     stats: Arc<FollowStats>,
     out: Consumer,
 ) {
@@ -697,11 +706,18 @@ pub fn run(args: &FollowArgs) -> Result<()> {
         bail!("nothing to follow: give FILEs, --syslog-udp/--syslog-tcp, or [[monitor.files]]/[[monitor.syslog]]");
     }
 
+    // alerts when the policy configures them (`serve` always runs the pipeline)
+    let alerting = match (&policy.file.alerts, args.once) {
+        (Some(_), false) => Some(crate::alerting::Alerting::start(&policy, base, &args.data_dir)?),
+        _ => None,
+    };
+    let alerts = alerting.as_ref().map(crate::alerting::Alerting::handle);
+
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    rt.block_on(async move {
+    let res = rt.block_on(async move {
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Detection>(4096);
         if args.once {
-            let detector = Detector::new(&plan);
+            let detector = ArcSwap::from_pointee(Detector::new(&plan));
             let identity = Identity::new(setup.leases.clone(), setup.devices.clone());
             let stats = FollowStats::default();
             let stop = AtomicBool::new(false);
@@ -727,10 +743,16 @@ pub fn run(args: &FollowArgs) -> Result<()> {
         }
         eprintln!("monitor follow: running; Ctrl-C or SIGTERM to stop");
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        let handle = |d: &Detection| {
+            print_detection(d);
+            if let Some(a) = &alerts {
+                a.ingest_detection(d);
+            }
+        };
         loop {
             tokio::select! {
                 d = rx.recv() => match d {
-                    Some(d) => print_detection(&d),
+                    Some(d) => handle(&d),
                     None => break,
                 },
                 _ = tokio::signal::ctrl_c() => break,
@@ -738,9 +760,17 @@ pub fn run(args: &FollowArgs) -> Result<()> {
             }
         }
         let stats = follower.stats.clone();
-        follower.stop()?;
+        // the file thread may wait on a full queue: keep draining while it stops
+        let stopping = tokio::task::spawn_blocking(move || follower.stop());
+        tokio::pin!(stopping);
+        loop {
+            tokio::select! {
+                r = &mut stopping => { r??; break; }
+                Some(d) = rx.recv() => handle(&d),
+            }
+        }
         while let Ok(d) = rx.try_recv() {
-            print_detection(&d);
+            handle(&d);
         }
         eprintln!(
             "monitor follow: stopped; {} file lines, {} syslog messages, {} events, {} detections, {} parse errors",
@@ -750,8 +780,12 @@ pub fn run(args: &FollowArgs) -> Result<()> {
             stats.detections.load(Ordering::Relaxed),
             stats.parse_errors.load(Ordering::Relaxed),
         );
-        Ok(())
-    })
+        Ok::<(), anyhow::Error>(())
+    });
+    if let Some(a) = alerting {
+        a.shutdown(Duration::from_secs(5));
+    }
+    res
 }
 
 fn print_detection(d: &Detection) {

@@ -4,6 +4,8 @@
 
 #![forbid(unsafe_code)]
 
+mod alerting;
+mod alerts_cmd;
 mod api;
 mod export_cmd;
 mod follow;
@@ -56,6 +58,9 @@ enum Command {
     Monitor(monitor_cmd::MonitorCmd),
     /// Static analysis of an APK / XAPK / APKS / IPA, and the app's assessment with that evidence.
     Scan(scan_cmd::ScanArgs),
+    /// The alert store: list, show and acknowledge alerts.
+    #[command(subcommand)]
+    Alerts(alerts_cmd::AlertsCmd),
 }
 
 #[derive(Subcommand)]
@@ -273,6 +278,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Export(args) => export_cmd::run(&args, &mut out),
         Command::Monitor(cmd) => monitor_cmd::run(&cmd, &mut out),
         Command::Scan(args) => scan_cmd::run(&args, &mut out),
+        Command::Alerts(cmd) => alerts_cmd::run(&cmd, &mut out),
         Command::Profile(ProfileCmd::Show { id }) => {
             let (_, text) = risk::profile_source(&id).ok_or_else(|| anyhow::anyhow!("no bundled profile `{id}`"))?;
             out.write_all(text.as_bytes())?;

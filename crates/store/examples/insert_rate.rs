@@ -8,6 +8,7 @@ fn main() {
     let dir = std::env::temp_dir().join(format!("appwarden-insert-rate-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let (sink, handle) = store::start_query_log(store::WriterConfig {
+        tap: None,
         dir: dir.clone(),
         queue: 1 << 20,
         batch: 2048,

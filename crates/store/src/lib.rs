@@ -16,6 +16,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rusqlite::{Connection, params};
 
+pub mod alerts;
 pub mod batch;
 pub mod scans;
 
@@ -194,6 +195,59 @@ const MIGRATIONS: &[&str] = &[
         report TEXT
      );
      CREATE INDEX scan_results_time ON scan_results(stored_ms);",
+    // 3: alerts (alerts.rs): alerts by fingerprint, the engine's groups, the outbox of notifications
+    "CREATE TABLE alerts (
+        fingerprint TEXT PRIMARY KEY,
+        status TEXT NOT NULL,
+        app TEXT,
+        grp TEXT,
+        labels TEXT NOT NULL,
+        annotations TEXT,
+        starts_ms INTEGER NOT NULL,
+        ends_ms INTEGER,
+        last_seen_ms INTEGER NOT NULL,
+        total INTEGER NOT NULL DEFAULT 0,
+        blocked INTEGER NOT NULL DEFAULT 0,
+        got_through INTEGER NOT NULL DEFAULT 0,
+        unknown INTEGER NOT NULL DEFAULT 0,
+        evidence TEXT,
+        bypass_indicators TEXT,
+        active INTEGER NOT NULL DEFAULT 1,
+        acked_by TEXT,
+        acked_ms INTEGER,
+        ack_comment TEXT,
+        updated_ms INTEGER NOT NULL
+     );
+     CREATE INDEX alerts_seen ON alerts(last_seen_ms);
+     CREATE INDEX alerts_active ON alerts(active);
+     CREATE TABLE alert_groups (
+        id TEXT PRIMARY KEY,
+        receiver TEXT NOT NULL,
+        group_key TEXT NOT NULL,
+        state TEXT NOT NULL,
+        updated_ms INTEGER NOT NULL
+     );
+     CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        notification_id TEXT NOT NULL,
+        receiver TEXT NOT NULL,
+        sink TEXT NOT NULL,
+        group_key TEXT NOT NULL,
+        status TEXT NOT NULL,
+        notification TEXT NOT NULL,
+        created_ms INTEGER NOT NULL,
+        next_attempt_ms INTEGER NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        state TEXT NOT NULL DEFAULT 'pending',
+        done_ms INTEGER,
+        UNIQUE (notification_id, receiver, sink)
+     );
+     CREATE INDEX outbox_due ON outbox(state, next_attempt_ms);
+     CREATE TABLE outbox_alerts (
+        fingerprint TEXT NOT NULL, outbox_id INTEGER NOT NULL,
+        PRIMARY KEY (fingerprint, outbox_id)
+     ) WITHOUT ROWID;",
 ];
 
 /// The query log database.
@@ -223,9 +277,21 @@ impl QueryLog {
         let version: i64 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .map_err(sqlite(&path))?;
-        for (i, m) in MIGRATIONS.iter().enumerate().skip(version.max(0) as usize) {
-            conn.execute_batch(&format!("BEGIN; {m}; PRAGMA user_version = {}; COMMIT;", i + 1))
-                .map_err(sqlite(&path))?;
+        if (version.max(0) as usize) < MIGRATIONS.len() {
+            // another process (serve, `alerts ack`) may open the file at the same time: migrate
+            // under the write lock, reading the version again once it is held
+            conn.execute_batch("BEGIN IMMEDIATE;").map_err(sqlite(&path))?;
+            let migrate = || -> rusqlite::Result<()> {
+                let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+                for (i, m) in MIGRATIONS.iter().enumerate().skip(version.max(0) as usize) {
+                    conn.execute_batch(&format!("{m}; PRAGMA user_version = {};", i + 1))?;
+                }
+                conn.execute_batch("COMMIT;")
+            };
+            if let Err(e) = migrate() {
+                let _ = conn.execute_batch("ROLLBACK;");
+                return Err(sqlite(&path)(e));
+            }
         }
         Ok(QueryLog { conn, path })
     }
@@ -509,6 +575,20 @@ pub struct WriterConfig {
     pub flush_every: Duration,
     /// Days to keep.
     pub retention_days: u32,
+    /// Sees every batch of events before it is written (the alert pipeline
+    /// takes the blocked and bypass ones). Runs on the writer thread, never
+    /// on the query path; it must not block.
+    pub tap: Option<EventTap>,
+}
+
+/// A function given every batch of query events the writer receives.
+#[derive(Clone)]
+pub struct EventTap(pub Arc<dyn Fn(&[QueryEvent]) + Send + Sync>);
+
+impl std::fmt::Debug for EventTap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("EventTap")
+    }
 }
 
 /// Opens the query log and starts its writer thread. Returns the sink, and
@@ -544,7 +624,12 @@ fn writer(log: &mut QueryLog, rx: &Receiver<Vec<QueryEvent>>, cfg: &WriterConfig
         while (enc.len() as usize) < cfg.batch {
             let wait = deadline.saturating_duration_since(Instant::now());
             match rx.recv_timeout(wait) {
-                Ok(events) => events.iter().for_each(|e| enc.push(e)),
+                Ok(events) => {
+                    if let Some(tap) = &cfg.tap {
+                        (tap.0)(&events);
+                    }
+                    events.iter().for_each(|e| enc.push(e));
+                }
                 Err(RecvTimeoutError::Timeout) => break,
                 Err(RecvTimeoutError::Disconnected) => {
                     closed = true;
@@ -596,7 +681,12 @@ mod tests {
     fn writes_batches_and_counts_drops() {
         let dir = std::env::temp_dir().join(format!("appwarden-store-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
+        let tapped = Arc::new(AtomicU64::new(0));
+        let t = tapped.clone();
         let (sink, handle) = start_query_log(WriterConfig {
+            tap: Some(EventTap(Arc::new(move |evs: &[QueryEvent]| {
+                t.fetch_add(evs.len() as u64, Ordering::Relaxed);
+            }))),
             dir: dir.clone(),
             queue: 100_000,
             batch: 500,
@@ -611,6 +701,7 @@ mod tests {
         assert_eq!(sink.sent(), 2000);
         drop(sink);
         handle.join().expect("writer ends after the last sink");
+        assert_eq!(tapped.load(Ordering::Relaxed), 2000, "the tap sees every event");
         let log = QueryLog::open(&dir).expect("reopen");
         assert_eq!(log.count().expect("count"), 2000);
         let recent = log.recent(1).expect("recent");
