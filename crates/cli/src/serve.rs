@@ -14,7 +14,7 @@ use arc_swap::ArcSwap;
 use catalog::Day;
 use dns::config::{DnsConfig, ListConfig};
 use dns::resolver::{Resolver, ResolverOptions};
-use dns::server::{ServeOptions, Server, build_state, load_lists};
+use dns::server::{EncryptedOptions, ServeOptions, Server, build_state, load_lists};
 use dns::upstream::{UpstreamSpec, Upstreams, from_resolv_conf, parse_addr};
 use policy::Policy;
 use policy::plan::EnforcementPlan;
@@ -28,7 +28,8 @@ pub struct ServeArgs {
     /// Listen address for UDP and TCP (repeatable); default 127.0.0.1:5353.
     #[arg(long)]
     pub listen: Vec<String>,
-    /// Upstream resolver `ADDR[:PORT]` or `tcp://ADDR[:PORT]` (repeatable); default: /etc/resolv.conf.
+    /// Upstream resolver `ADDR[:PORT]`, `tcp://ADDR[:PORT]`, `tls://HOST[:PORT][#NAME]` or
+    /// `https://HOST[:PORT]/dns-query[#NAME]` (repeatable); default: /etc/resolv.conf.
     #[arg(long)]
     pub upstream: Vec<String>,
     /// Directory for the query log and state.
@@ -92,13 +93,8 @@ fn load(args: &ServeArgs) -> Result<Loaded> {
         dns.upstreams = args.upstream.clone();
     }
     for b in &args.blocklist {
-        dns.lists.push(ListConfig {
-            path: std::fs::canonicalize(b).unwrap_or_else(|_| b.clone()),
-            format: dns::lists::ListFormat::Auto,
-            groups: Vec::new(),
-            action: dns::config::ListAction::Block,
-            name: None,
-        });
+        dns.lists
+            .push(ListConfig::file(std::fs::canonicalize(b).unwrap_or_else(|_| b.clone())));
     }
     Ok(Loaded {
         policy,
@@ -137,6 +133,10 @@ pub(crate) struct Live {
     pub(crate) policy: ArcSwap<Policy>,
     /// One reload at a time.
     reloading: Mutex<()>,
+    /// The log follower of `[monitor]`, told about new plans.
+    monitor: Mutex<Option<crate::follow::Follower>>,
+    /// The DoT/DoH certificate, re-read on every reload.
+    tls_cert: Option<Arc<dns::tls::CertStore>>,
 }
 
 /// What a successful reload loaded.
@@ -176,10 +176,18 @@ impl Live {
         let source = state.source.clone();
         self.resolver.reload(state);
         publish_zones(&self.resolver, &plan, &transfer);
+        if let Ok(m) = self.monitor.lock() {
+            if let Some(f) = m.as_ref() {
+                f.set_plan(&plan);
+            }
+        }
         self.plan.store(Arc::new(plan));
         let name = policy.name.clone();
         self.policy.store(Arc::new(policy));
         self.generation.store(generation, Ordering::SeqCst);
+        if let Some(Err(e)) = self.tls_cert.as_ref().map(|c| c.reload()) {
+            tracing::error!(error = %e, "TLS certificate not reloaded; keeping the one in use");
+        }
         Ok(Reloaded {
             generation,
             domains: s.domains,
@@ -251,7 +259,10 @@ fn upstreams(dns: &DnsConfig, listen: &[SocketAddr]) -> Result<Vec<UpstreamSpec>
             .collect::<Result<_>>()?
     };
     // never forward to ourselves
-    let specs: Vec<UpstreamSpec> = specs.into_iter().filter(|s| !listen.contains(&s.addr())).collect();
+    let specs: Vec<UpstreamSpec> = specs
+        .into_iter()
+        .filter(|s| s.addr().is_none_or(|a| !listen.contains(&a)))
+        .collect();
     if specs.is_empty() {
         bail!("no upstream resolver: give --upstream ADDR[:PORT] or [dns] upstreams (none usable in /etc/resolv.conf)");
     }
@@ -275,14 +286,21 @@ pub fn run(args: &ServeArgs) -> Result<()> {
     let api = api_addr(args, &loaded)?;
     let plan = loaded.policy.plan(Day::today_utc());
     let t_policy = t0.elapsed();
-    let lists = load_lists(&loaded.dns.lists, loaded.base.as_deref());
+    let lists = load_lists(&loaded.dns.lists, loaded.base.as_deref(), Some(&args.data_dir));
     let t_lists = t0.elapsed();
     let state = build_state(&plan, &lists, 1);
     let t_rules = t0.elapsed();
     drop(lists);
     let stats = state.matcher.stats();
+    // the alert pipeline: resolver events (through the query log writer) and the log follower
+    let alerting = crate::alerting::Alerting::start(&loaded.policy, loaded.base.as_deref(), &args.data_dir)?;
+    let alerts = alerting.handle();
     let (events, log_thread) = if loaded.dns.query_log.enabled {
+        let a = alerts.clone();
         let (sink, handle) = store::start_query_log(store::WriterConfig {
+            tap: Some(store::EventTap(Arc::new(move |evs: &[store::QueryEvent]| {
+                evs.iter().for_each(|e| a.ingest_query_event(e));
+            }))),
             dir: args.data_dir.clone(),
             queue: loaded.dns.query_log.queue,
             batch: 2048,
@@ -294,11 +312,7 @@ pub fn run(args: &ServeArgs) -> Result<()> {
     } else {
         (store::EventSink::disabled(), None)
     };
-    let ups = Upstreams::new(
-        specs.clone(),
-        Duration::from_millis(loaded.dns.upstream_timeout_ms),
-        Duration::from_millis(loaded.dns.deadline_ms),
-    );
+    let ups = Upstreams::from_config(specs.clone(), &loaded.dns, loaded.base.as_deref()).map_err(anyhow::Error::msg)?;
     let resolver = Arc::new(Resolver::new(
         state,
         dns::cache::Cache::new(loaded.dns.cache.clone()),
@@ -319,10 +333,13 @@ pub fn run(args: &ServeArgs) -> Result<()> {
             async_workers: 1,
             tcp_idle: Duration::from_secs(loaded.dns.tcp_idle_secs),
             tcp_max_connections: loaded.dns.tcp_max_connections,
+            encrypted: EncryptedOptions::from_config(&loaded.dns, loaded.base.as_deref())?,
         },
     )?;
     tracing::info!(
         listen = ?server.addrs,
+        tls = ?server.tls_addrs,
+        https = ?server.https_addrs,
         upstreams = %specs.iter().map(ToString::to_string).collect::<Vec<_>>().join(","),
         domains = stats.domains,
         exact = stats.exact,
@@ -338,6 +355,12 @@ pub fn run(args: &ServeArgs) -> Result<()> {
     );
 
     publish_zones(&resolver, &plan, &transfer_cfg(&loaded.dns)?);
+    let follower = start_monitor(&loaded, &plan, &args.data_dir, server.runtime(), &alerts)?;
+    tracing::info!(
+        receivers = %alerting.receivers.join(","),
+        monitor = follower.is_some(),
+        "alert pipeline running"
+    );
     let live = Arc::new(Live {
         args: args.clone(),
         resolver: resolver.clone(),
@@ -345,7 +368,17 @@ pub fn run(args: &ServeArgs) -> Result<()> {
         plan: ArcSwap::from_pointee(plan),
         policy: ArcSwap::from_pointee(loaded.policy),
         reloading: Mutex::new(()),
+        monitor: Mutex::new(follower),
+        tls_cert: server.cert().cloned(),
     });
+    let l = live.clone();
+    dns::list_fetch::spawn_refresh(
+        server.runtime().handle(),
+        &resolver,
+        &loaded.dns,
+        &args.data_dir,
+        move || l.reload().map(drop).map_err(|e| format!("{e:#}")),
+    );
     if let Some(addr) = api {
         let bound = crate::api::spawn(server.runtime(), addr, live.clone(), &args.data_dir)?;
         tracing::info!(api = %bound, "HTTP API listening (metrics, reload, exports, scans)");
@@ -376,6 +409,12 @@ pub fn run(args: &ServeArgs) -> Result<()> {
     });
     tracing::info!("shutting down");
     let sink_dropped = resolver.events().dropped();
+    let follower = live.monitor.lock().ok().and_then(|mut m| m.take());
+    if let Some(f) = follower {
+        if let Err(e) = f.stop() {
+            tracing::warn!(error = %e, "log follower");
+        }
+    }
     server.stop();
     drop(live);
     drop(resolver);
@@ -383,17 +422,47 @@ pub fn run(args: &ServeArgs) -> Result<()> {
         // the writer ends once the last sink is gone
         let _ = h.join();
     }
+    // last: the query log's final batch has gone through the tap
+    alerting.shutdown(Duration::from_secs(5));
     if sink_dropped > 0 {
         tracing::warn!(dropped = sink_dropped, "query log events dropped (queue full)");
     }
     Ok(())
 }
 
+/// Starts following the logs of `[monitor]`, feeding the alert pipeline; `None` when none are configured.
+fn start_monitor(
+    loaded: &Loaded,
+    plan: &EnforcementPlan,
+    data_dir: &Path,
+    rt: &tokio::runtime::Runtime,
+    alerts: &alert::IngestHandle,
+) -> Result<Option<crate::follow::Follower>> {
+    let cfg = crate::follow::monitor_config(&loaded.policy)?;
+    let year = i32::from(Day::today_utc().0.year());
+    let setup = crate::follow::FollowSetup::from_config(&cfg, loaded.base.as_deref(), data_dir, year)?;
+    if setup.is_empty() {
+        return Ok(None);
+    }
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<monitor::Detection>(4096);
+    let follower = rt.block_on(crate::follow::Follower::start(setup, plan, tx))?;
+    let a = alerts.clone();
+    rt.spawn(async move {
+        while let Some(d) = rx.recv().await {
+            a.ingest_detection(&d);
+        }
+    });
+    for addr in &follower.syslog_addrs {
+        tracing::info!(%addr, "monitor: receiving syslog");
+    }
+    Ok(Some(follower))
+}
+
 /// The rules of generation `generation`, the plan they were built from and the policy, read afresh.
 fn reload(args: &ServeArgs, generation: u64) -> Result<(dns::resolver::State, EnforcementPlan, Policy, TransferCfg)> {
     let loaded = load(args)?;
     let plan = loaded.policy.plan(Day::today_utc());
-    let lists = load_lists(&loaded.dns.lists, loaded.base.as_deref());
+    let lists = load_lists(&loaded.dns.lists, loaded.base.as_deref(), Some(&args.data_dir));
     let state = build_state(&plan, &lists, generation);
     let transfer = transfer_cfg(&loaded.dns)?;
     Ok((state, plan, loaded.policy, transfer))

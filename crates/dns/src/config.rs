@@ -1,7 +1,8 @@
 //! The `[dns]` section of `appwarden.toml`; command-line flags override it.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -15,8 +16,30 @@ use crate::wire::BlockedAnswer;
 pub struct DnsConfig {
     /// UDP+TCP listen addresses. Default `["127.0.0.1:5353"]`; use `0.0.0.0:53` on a LAN.
     pub listen: Vec<String>,
-    /// Upstream resolvers: `ADDR[:PORT]`, `tcp://ADDR[:PORT]`. Default: the nameservers of `/etc/resolv.conf`.
+    /// DNS-over-TLS listen addresses (RFC 7858), e.g. `["0.0.0.0:853"]`. Default none.
+    pub tls_listen: Vec<String>,
+    /// DNS-over-HTTPS listen addresses (RFC 8484; HTTP/2 and HTTP/1.1), e.g. `["0.0.0.0:443"]`. Default none.
+    pub https_listen: Vec<String>,
+    /// The DoH path; `PATH/ID` carries a client id. Default `/dns-query`.
+    pub https_path: String,
+    /// PEM certificate chain (leaf first) of the DoT/DoH listeners, relative to the policy file.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of `tls_cert`, relative to the policy file.
+    pub tls_key: Option<PathBuf>,
+    /// The DoT name clients use (e.g. `dns.example.org`): SNI `ID.dns.example.org` carries client id `ID`.
+    /// Without it, the SNI's first label is the client id when it names a group's client id.
+    pub tls_server_name: Option<String>,
+    /// Upstream resolvers: `ADDR[:PORT]`, `tcp://ADDR[:PORT]`, `tls://HOST[:PORT][#TLSNAME]`,
+    /// `https://HOST[:PORT][/PATH][#TLSNAME]`. Default: the nameservers of `/etc/resolv.conf`.
     pub upstreams: Vec<String>,
+    /// Extra trusted CA certificates (PEM) for DoT/DoH upstreams and list downloads, besides the system's.
+    pub upstream_ca_file: Option<PathBuf>,
+    /// Interval of active upstream health probes, seconds (0 = off: passive health only). Default 10.
+    pub health_check_secs: u64,
+    /// The name probed (type NS). Default `.`.
+    pub health_check_name: String,
+    /// Largest list download, MiB. Default 64.
+    pub list_max_mib: u64,
     /// Per-try upstream timeout, milliseconds. Default 1500.
     pub upstream_timeout_ms: u64,
     /// Overall deadline before SERVFAIL, milliseconds. Default 3000.
@@ -55,7 +78,17 @@ impl Default for DnsConfig {
     fn default() -> Self {
         DnsConfig {
             listen: vec!["127.0.0.1:5353".into()],
+            tls_listen: Vec::new(),
+            https_listen: Vec::new(),
+            https_path: "/dns-query".into(),
+            tls_cert: None,
+            tls_key: None,
+            tls_server_name: None,
             upstreams: Vec::new(),
+            upstream_ca_file: None,
+            health_check_secs: 10,
+            health_check_name: ".".into(),
+            list_max_mib: 64,
             upstream_timeout_ms: 1500,
             deadline_ms: 3000,
             blocked_answer: BlockedMode::Nxdomain,
@@ -110,12 +143,30 @@ impl DnsConfig {
     }
 }
 
-/// An external list.
+/// A path from the config, relative to the policy file's directory.
+pub fn resolve(base: Option<&Path>, p: &Path) -> PathBuf {
+    match base {
+        Some(b) if p.is_relative() => b.join(p),
+        _ => p.to_path_buf(),
+    }
+}
+
+/// An external list: a file (`path`) or a download (`url`, refreshed every `refresh`).
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListConfig {
     /// File path (relative to the policy file).
-    pub path: PathBuf,
+    #[serde(default)]
+    pub path: Option<PathBuf>,
+    /// `https://…` (or `http://…`) to download it from; cached under the data directory.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// How often a `url` list is downloaded again: `90s`, `30m`, `24h`, `7d`. Default `24h`.
+    #[serde(default)]
+    pub refresh: Option<String>,
+    /// The same in seconds (instead of `refresh`).
+    #[serde(default)]
+    pub refresh_secs: Option<u64>,
     /// Syntax. Default auto.
     #[serde(default = "auto")]
     pub format: ListFormat,
@@ -125,9 +176,97 @@ pub struct ListConfig {
     /// `block` (default) or `log-only`; `@@` rules in adblock lists always allow.
     #[serde(default = "block")]
     pub action: ListAction,
-    /// Name shown in events and metrics. Default: the file name.
+    /// Name shown in events and metrics. Default: the file name (of the path or the URL).
     #[serde(default)]
     pub name: Option<String>,
+}
+
+/// Where a list comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ListSource<'a> {
+    /// A local file.
+    File(&'a Path),
+    /// A download.
+    Url(&'a str),
+}
+
+/// Default refresh of URL lists.
+pub const DEFAULT_REFRESH: Duration = Duration::from_secs(24 * 3600);
+
+impl ListConfig {
+    /// A block list from a file, applying to every group.
+    pub fn file(path: PathBuf) -> ListConfig {
+        ListConfig {
+            path: Some(path),
+            url: None,
+            refresh: None,
+            refresh_secs: None,
+            format: ListFormat::Auto,
+            groups: Vec::new(),
+            action: ListAction::Block,
+            name: None,
+        }
+    }
+
+    /// Its source: exactly one of `path` and `url`.
+    pub fn source(&self) -> Result<ListSource<'_>, String> {
+        match (&self.path, &self.url) {
+            (Some(p), None) => Ok(ListSource::File(p)),
+            (None, Some(u)) => Ok(ListSource::Url(u)),
+            (Some(_), Some(_)) => Err("a list has either `path` or `url`, not both".into()),
+            (None, None) => Err("a list needs `path` or `url`".into()),
+        }
+    }
+
+    /// The refresh interval of a URL list.
+    pub fn refresh_interval(&self) -> Result<Duration, String> {
+        match (&self.refresh, self.refresh_secs) {
+            (Some(_), Some(_)) => Err("give `refresh` or `refresh_secs`, not both".into()),
+            (None, Some(0)) => Err("refresh_secs = 0: give a positive number of seconds".into()),
+            (None, Some(n)) => Ok(Duration::from_secs(n)),
+            (None, None) => Ok(DEFAULT_REFRESH),
+            (Some(s), None) => {
+                parse_duration(s).ok_or_else(|| format!("refresh = \"{s}\": expected e.g. 90s, 30m, 24h, 7d"))
+            }
+        }
+    }
+
+    /// The name shown in events: `name`, else the last path segment of the file or URL.
+    pub fn display_name(&self) -> String {
+        if let Some(n) = &self.name {
+            return n.clone();
+        }
+        match self.source() {
+            Ok(ListSource::File(p)) => p
+                .file_name()
+                .map_or_else(|| "list".into(), |f| f.to_string_lossy().into_owned()),
+            Ok(ListSource::Url(u)) => u
+                .split(['?', '#'])
+                .next()
+                .and_then(|u| u.trim_end_matches('/').rsplit('/').next())
+                .filter(|s| !s.is_empty() && !s.contains(':'))
+                .unwrap_or(u)
+                .to_string(),
+            Err(_) => "list".into(),
+        }
+    }
+}
+
+/// Parses `500ms`, `90s`, `30m`, `24h`, `7d` (a bare number is seconds).
+pub fn parse_duration(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (n, unit) = s.split_at(split);
+    let n: u64 = n.parse().ok()?;
+    let d = match unit.trim() {
+        "ms" => Duration::from_millis(n),
+        "" | "s" => Duration::from_secs(n),
+        "m" => Duration::from_secs(n.checked_mul(60)?),
+        "h" => Duration::from_secs(n.checked_mul(3600)?),
+        "d" => Duration::from_secs(n.checked_mul(86400)?),
+        _ => return None,
+    };
+    (!d.is_zero()).then_some(d)
 }
 
 fn auto() -> ListFormat {
@@ -169,5 +308,36 @@ impl Default for QueryLogConfig {
             retention_days: 30,
             queue: 65536,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_and_list_sources() {
+        assert_eq!(parse_duration("24h"), Some(Duration::from_secs(86400)));
+        assert_eq!(parse_duration("90s"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
+        assert_eq!(parse_duration("7d"), Some(Duration::from_secs(7 * 86400)));
+        assert_eq!(parse_duration("0s"), None);
+        assert_eq!(parse_duration("1w"), None);
+        let l: DnsConfig = toml::from_str(
+            "[[lists]]\nurl = \"https://lists.example/x/hosts.txt?v=1\"\nrefresh = \"12h\"\n[[lists]]\npath = \"a/b.txt\"\n",
+        )
+        .expect("config");
+        assert_eq!(
+            l.lists[0].source(),
+            Ok(ListSource::Url("https://lists.example/x/hosts.txt?v=1"))
+        );
+        assert_eq!(l.lists[0].refresh_interval(), Ok(Duration::from_secs(12 * 3600)));
+        assert_eq!(l.lists[0].display_name(), "hosts.txt");
+        assert_eq!(l.lists[1].display_name(), "b.txt");
+        assert_eq!(l.lists[1].refresh_interval(), Ok(DEFAULT_REFRESH));
+        let secs: DnsConfig = toml::from_str("[[lists]]\nurl = \"https://x/\"\nrefresh_secs = 600\n").expect("config");
+        assert_eq!(secs.lists[0].refresh_interval(), Ok(Duration::from_secs(600)));
+        let both: DnsConfig = toml::from_str("[[lists]]\npath = \"a\"\nurl = \"https://x/\"\n").expect("config");
+        assert!(both.lists[0].source().is_err());
     }
 }

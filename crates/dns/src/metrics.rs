@@ -97,6 +97,16 @@ pub fn render_prometheus(resolver: &Resolver) -> String {
             "Queries refused by the per-client rate limit.",
             &m.rate_limited,
         ),
+        (
+            "appwarden_list_downloads_total",
+            "List downloads that succeeded (new content, unchanged or not modified).",
+            &m.list_downloads,
+        ),
+        (
+            "appwarden_list_download_failures_total",
+            "List downloads that failed; the previous copy stays in force.",
+            &m.list_download_failures,
+        ),
     ] {
         single(&mut out, name, "counter", help, load(value));
     }
@@ -156,6 +166,16 @@ pub fn render_prometheus(resolver: &Resolver) -> String {
     );
     for u in resolver.upstreams().list() {
         let _ = writeln!(out, "appwarden_dns_upstream_info{{upstream=\"{}\"}} 1", label(&u.name));
+    }
+    header(
+        &mut out,
+        "appwarden_upstream_up",
+        "gauge",
+        "Whether an upstream is used (1) or skipped as down (0) after failed queries or health probes.",
+    );
+    for (i, u) in resolver.upstreams().list().iter().enumerate() {
+        let up = u8::from(resolver.upstreams().is_up(i));
+        let _ = writeln!(out, "appwarden_upstream_up{{upstream=\"{}\"}} {up}", label(&u.name));
     }
 
     let events = resolver.events();

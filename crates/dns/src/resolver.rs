@@ -66,6 +66,10 @@ pub struct Metrics {
     pub upstream_latency: [AtomicU64; 12],
     /// Sum of upstream latencies, µs.
     pub upstream_latency_sum_us: AtomicU64,
+    /// List downloads that succeeded (new content, unchanged, or 304).
+    pub list_downloads: AtomicU64,
+    /// List downloads that failed (the previous copy stays).
+    pub list_download_failures: AtomicU64,
     /// Blocked queries per (app, category); bounded by the catalog's size.
     pub blocked_by_app: std::sync::Mutex<BlockedByApp>,
 }

@@ -1,7 +1,9 @@
 //! Listeners and lifecycle: UDP worker threads that answer cache hits and
 //! blocks in place and hand misses to the async runtime; TCP per RFC 7766
-//! (pipelining, out-of-order answers, idle timeout, a connection cap);
-//! building the rules from a plan and lists; reload; shutdown.
+//! (pipelining, out-of-order answers, idle timeout, a connection cap), and
+//! the same framing over TLS (DNS-over-TLS, RFC 7858); DNS-over-HTTPS
+//! ([`crate::doh`]); upstream health probes; building the rules from a plan
+//! and lists; reload; shutdown.
 
 use std::io::{IoSlice, IoSliceMut};
 use std::net::{SocketAddr, UdpSocket as StdUdpSocket};
@@ -14,14 +16,16 @@ use std::time::Duration;
 use nix::sys::socket::{ControlMessage, MsgFlags, MultiHeaders, SockaddrStorage, recvmmsg, sendmmsg};
 use policy::EnforcementPlan;
 use store::Transport;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, mpsc};
+use tokio_rustls::TlsAcceptor;
 
-use crate::config::{ListAction, ListConfig};
+use crate::config::{DnsConfig, ListAction, ListConfig, ListSource, resolve};
 use crate::lists::{ListRule, ParsedList};
 use crate::matcher::{MatcherBuilder, Rule, RuleSource};
 use crate::resolver::{Resolver, State, Step};
+use crate::tls::{CertStore, TlsError};
 
 /// A list read from disk, with where it came from.
 pub struct LoadedList {
@@ -31,34 +35,45 @@ pub struct LoadedList {
     pub parsed: ParsedList,
 }
 
-/// Reads every configured list; a missing or unreadable file is reported
-/// and yields an empty list (the resolver still starts).
-pub fn load_lists(cfgs: &[ListConfig], base: Option<&Path>) -> Vec<LoadedList> {
+/// Reads every configured list: a `path` relative to `base`, a `url` list
+/// from its cached copy under `data_dir` (see [`crate::list_fetch`]). A
+/// missing or unreadable file is reported and yields an empty list (the
+/// resolver still starts).
+pub fn load_lists(cfgs: &[ListConfig], base: Option<&Path>, data_dir: Option<&Path>) -> Vec<LoadedList> {
     cfgs.iter()
         .map(|cfg| {
-            let path = match base {
-                Some(b) if cfg.path.is_relative() => b.join(&cfg.path),
-                _ => cfg.path.clone(),
+            let path = match cfg.source() {
+                Ok(ListSource::File(p)) => Ok(crate::config::resolve(base, p)),
+                Ok(ListSource::Url(u)) => match data_dir {
+                    Some(d) => Ok(crate::list_fetch::cache_path(d, u)),
+                    None => Err(format!("{u}: no data directory to keep downloaded lists in")),
+                },
+                Err(e) => Err(e),
             };
-            let parsed = match std::fs::File::open(&path) {
-                Ok(f) => crate::lists::parse(std::io::BufReader::with_capacity(1 << 20, f), cfg.format),
-                Err(e) => {
-                    tracing::error!(path = %path.display(), error = %e, "list not loaded");
-                    ParsedList {
-                        skipped: 1,
-                        errors: vec![crate::lists::ListError {
-                            line: 0,
-                            message: format!("{}: {e}", path.display()),
-                        }],
-                        ..ParsedList::default()
-                    }
+            let parsed = match path.as_ref().map(std::fs::File::open) {
+                Ok(Ok(f)) => crate::lists::parse(std::io::BufReader::with_capacity(1 << 20, f), cfg.format),
+                Ok(Err(e)) if cfg.url.is_some() && e.kind() == std::io::ErrorKind::NotFound => {
+                    tracing::info!(
+                        list = %cfg.display_name(),
+                        "list not downloaded yet; it takes effect once the download succeeds"
+                    );
+                    ParsedList::default()
                 }
+                Ok(Err(e)) => {
+                    let shown = path.as_ref().map_or_else(|_| "?".into(), |p| p.display().to_string());
+                    unloaded(cfg, format!("{shown}: {e}"))
+                }
+                Err(e) => unloaded(cfg, e.clone()),
             };
+            let shown = cfg
+                .url
+                .clone()
+                .unwrap_or_else(|| path.as_ref().map_or_else(|_| "?".into(), |p| p.display().to_string()));
             if parsed.skipped > 0 {
                 for e in parsed.errors.iter().take(5) {
-                    tracing::warn!(list = %path.display(), line = e.line, problem = %e.message, "list line skipped");
+                    tracing::warn!(list = %shown, line = e.line, problem = %e.message, "list line skipped");
                 }
-                tracing::warn!(list = %path.display(), skipped = parsed.skipped, "list lines skipped");
+                tracing::warn!(list = %shown, skipped = parsed.skipped, "list lines skipped");
             }
             LoadedList {
                 cfg: cfg.clone(),
@@ -68,22 +83,21 @@ pub fn load_lists(cfgs: &[ListConfig], base: Option<&Path>) -> Vec<LoadedList> {
         .collect()
 }
 
+fn unloaded(cfg: &ListConfig, message: String) -> ParsedList {
+    tracing::error!(list = %cfg.display_name(), error = %message, "list not loaded");
+    ParsedList {
+        skipped: 1,
+        errors: vec![crate::lists::ListError { line: 0, message }],
+        ..ParsedList::default()
+    }
+}
+
 /// Compiles a plan and lists into resolver rules.
 pub fn build_state(plan: &EnforcementPlan, lists: &[LoadedList], generation: u64) -> State {
     let mut b = MatcherBuilder::new(plan);
     for l in lists {
         let mask = b.group_mask(&l.cfg.groups);
-        let name: Arc<str> = l
-            .cfg
-            .name
-            .clone()
-            .unwrap_or_else(|| {
-                l.cfg
-                    .path
-                    .file_name()
-                    .map_or_else(|| "list".into(), |f| f.to_string_lossy().into_owned())
-            })
-            .into();
+        let name: Arc<str> = l.cfg.display_name().into();
         let rule = Rule {
             source: RuleSource::List(name),
             answer: None,
@@ -120,6 +134,11 @@ pub struct Server {
     udp_threads: Vec<std::thread::JoinHandle<()>>,
     /// Addresses actually bound (UDP and TCP share them).
     pub addrs: Vec<SocketAddr>,
+    /// DNS-over-TLS addresses actually bound.
+    pub tls_addrs: Vec<SocketAddr>,
+    /// DNS-over-HTTPS addresses actually bound.
+    pub https_addrs: Vec<SocketAddr>,
+    cert: Option<Arc<CertStore>>,
 }
 
 /// Errors starting the server.
@@ -138,6 +157,12 @@ pub enum ServerError {
     /// The async runtime could not start.
     #[error("starting the runtime: {0}")]
     Runtime(#[source] std::io::Error),
+    /// The listeners' certificate or key could not be used.
+    #[error("[dns] tls_cert / tls_key: {0}")]
+    Tls(#[from] TlsError),
+    /// An encrypted listener's setting is wrong.
+    #[error("[dns] {0}")]
+    Config(String),
 }
 
 /// How to run.
@@ -149,10 +174,92 @@ pub struct ServeOptions {
     pub udp_workers: usize,
     /// Async worker threads (upstream I/O, TCP).
     pub async_workers: usize,
-    /// TCP idle timeout.
+    /// Idle timeout of TCP, DoT and DoH connections.
     pub tcp_idle: Duration,
-    /// TCP connection cap.
+    /// Cap on TCP, DoT and DoH connections together.
     pub tcp_max_connections: usize,
+    /// DNS-over-TLS and DNS-over-HTTPS listeners (`None`: plain DNS only).
+    pub encrypted: Option<EncryptedOptions>,
+}
+
+/// The DoT and DoH listeners.
+#[derive(Clone, Debug)]
+pub struct EncryptedOptions {
+    /// DoT addresses.
+    pub tls_listen: Vec<SocketAddr>,
+    /// DoH addresses.
+    pub https_listen: Vec<SocketAddr>,
+    /// DoH path (`/dns-query`); `PATH/ID` carries a client id.
+    pub https_path: String,
+    /// The DoT name whose one-label-longer SNI carries a client id (see [`crate::tls::sni_client_id`]).
+    pub tls_server_name: Option<String>,
+    /// Certificate and key (reloadable).
+    pub cert: Arc<CertStore>,
+}
+
+impl EncryptedOptions {
+    /// From `[dns] tls_listen`, `https_listen`, `https_path`, `tls_server_name`,
+    /// `tls_cert`, `tls_key` (paths relative to `base`); `None` without
+    /// encrypted listeners.
+    pub fn from_config(cfg: &DnsConfig, base: Option<&Path>) -> Result<Option<EncryptedOptions>, ServerError> {
+        if cfg.tls_listen.is_empty() && cfg.https_listen.is_empty() {
+            return Ok(None);
+        }
+        let addrs = |v: &[String], port| {
+            v.iter()
+                .map(|a| crate::upstream::parse_addr(a, port).map_err(ServerError::Config))
+                .collect::<Result<Vec<_>, _>>()
+        };
+        let (Some(cert), Some(key)) = (&cfg.tls_cert, &cfg.tls_key) else {
+            return Err(TlsError::MissingCertificate.into());
+        };
+        let path = cfg.https_path.trim_end_matches('/');
+        if !path.starts_with('/') || path.contains(['?', '#']) {
+            return Err(ServerError::Config(format!(
+                "https_path = \"{}\": a path such as /dns-query",
+                cfg.https_path
+            )));
+        }
+        Ok(Some(EncryptedOptions {
+            tls_listen: addrs(&cfg.tls_listen, 853)?,
+            https_listen: addrs(&cfg.https_listen, 443)?,
+            https_path: path.to_string(),
+            tls_server_name: cfg.tls_server_name.clone(),
+            cert: CertStore::load(&resolve(base, cert), &resolve(base, key))?,
+        }))
+    }
+}
+
+/// Accepts connections on `listener` while fewer than the cap are open
+/// (beyond it a connection is closed at once) and runs `handle` for each.
+fn spawn_accept<F, Fut>(rt: &tokio::runtime::Runtime, listener: TcpListener, conns: Arc<Semaphore>, handle: F)
+where
+    F: Fn(tokio::net::TcpStream, SocketAddr) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    rt.spawn(async move {
+        loop {
+            let (stream, peer) = match listener.accept().await {
+                Ok(x) => x,
+                Err(e) => {
+                    // out of descriptors and the like: do not spin
+                    tracing::debug!(error = %e, "accept");
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    continue;
+                }
+            };
+            let Ok(permit) = conns.clone().try_acquire_owned() else {
+                drop(stream); // over the cap: close at once
+                continue;
+            };
+            let _ = stream.set_nodelay(true);
+            let work = handle(stream, peer);
+            tokio::spawn(async move {
+                work.await;
+                drop(permit);
+            });
+        }
+    });
 }
 
 impl Server {
@@ -168,6 +275,7 @@ impl Server {
         let mut udp_threads = Vec::new();
         let mut addrs = Vec::new();
         let conns = Arc::new(Semaphore::new(opts.tcp_max_connections.max(1)));
+        let idle = opts.tcp_idle;
         for &addr in &opts.listen {
             let sock = StdUdpSocket::bind(addr).map_err(|source| ServerError::Bind { addr, source })?;
             let bound = sock.local_addr().map_err(|source| ServerError::Bind { addr, source })?;
@@ -191,24 +299,76 @@ impl Server {
                 udp_threads.push(t);
             }
             let r = resolver.clone();
-            let idle = opts.tcp_idle;
-            let conns = conns.clone();
-            runtime.spawn(async move {
-                loop {
-                    let Ok((stream, peer)) = tcp.accept().await else {
-                        continue;
-                    };
-                    let Ok(permit) = conns.clone().try_acquire_owned() else {
-                        drop(stream); // over the cap: close at once
-                        continue;
-                    };
-                    let r = r.clone();
-                    tokio::spawn(async move {
-                        tcp_conn(stream, peer, r, idle).await;
-                        drop(permit);
-                    });
-                }
+            spawn_accept(&runtime, tcp, conns.clone(), move |stream, peer| {
+                stream_conn(stream, peer, r.clone(), idle, Transport::Tcp, None)
             });
+        }
+        let bind = |addr: SocketAddr| {
+            runtime
+                .block_on(TcpListener::bind(addr))
+                .and_then(|l| Ok((l.local_addr()?, l)))
+                .map_err(|source| ServerError::Bind { addr, source })
+        };
+        let (mut tls_addrs, mut https_addrs) = (Vec::new(), Vec::new());
+        let mut cert = None;
+        if let Some(enc) = &opts.encrypted {
+            cert = Some(enc.cert.clone());
+            // no ALPN required of DoT clients (RFC 7858 has none; refusing a client that offers
+            // some other protocol list would only lose clients)
+            let dot = TlsAcceptor::from(enc.cert.server_config(&[])?);
+            for &addr in &enc.tls_listen {
+                let (bound, l) = bind(addr)?;
+                tls_addrs.push(bound);
+                let (r, acceptor, name) = (resolver.clone(), dot.clone(), enc.tls_server_name.clone());
+                spawn_accept(&runtime, l, conns.clone(), move |stream, peer| {
+                    let (r, acceptor, name) = (r.clone(), acceptor.clone(), name.clone());
+                    async move {
+                        let tls = match tokio::time::timeout(idle, acceptor.accept(stream)).await {
+                            Ok(Ok(t)) => t,
+                            Ok(Err(e)) => return tracing::debug!(peer = %peer, error = %e, "DoT handshake failed"),
+                            Err(_) => return tracing::debug!(peer = %peer, "DoT handshake timed out"),
+                        };
+                        let id = crate::tls::sni_client_id(tls.get_ref().1.server_name(), name.as_deref());
+                        stream_conn(tls, peer, r, idle, Transport::Tls, id).await;
+                    }
+                });
+            }
+            let h = TlsAcceptor::from(
+                enc.cert
+                    .server_config(&[crate::tls::alpn::H2, crate::tls::alpn::HTTP11])?,
+            );
+            let ctx = Arc::new(crate::doh::DohContext {
+                resolver: resolver.clone(),
+                path: enc.https_path.clone(),
+            });
+            for &addr in &enc.https_listen {
+                let (bound, l) = bind(addr)?;
+                https_addrs.push(bound);
+                let (ctx, acceptor) = (ctx.clone(), h.clone());
+                spawn_accept(&runtime, l, conns.clone(), move |stream, peer| {
+                    let (ctx, acceptor) = (ctx.clone(), acceptor.clone());
+                    async move {
+                        match tokio::time::timeout(idle, acceptor.accept(stream)).await {
+                            Ok(Ok(tls)) => crate::doh::serve(tls, peer, ctx, idle).await,
+                            Ok(Err(e)) => tracing::debug!(peer = %peer, error = %e, "DoH handshake failed"),
+                            Err(_) => tracing::debug!(peer = %peer, "DoH handshake timed out"),
+                        }
+                    }
+                });
+            }
+        }
+        if let Some(every) = resolver.upstreams().health_check_interval() {
+            for i in 0..resolver.upstreams().list().len() {
+                let r = resolver.clone();
+                runtime.spawn(async move {
+                    let mut tick = tokio::time::interval(every);
+                    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                    loop {
+                        tick.tick().await;
+                        r.upstreams().probe(i).await;
+                    }
+                });
+            }
         }
         Ok(Server {
             resolver,
@@ -216,6 +376,9 @@ impl Server {
             shutdown,
             udp_threads,
             addrs,
+            tls_addrs,
+            https_addrs,
+            cert,
         })
     }
 
@@ -227,6 +390,11 @@ impl Server {
     /// The runtime (for signal handling and other tasks).
     pub fn runtime(&self) -> &tokio::runtime::Runtime {
         &self.runtime
+    }
+
+    /// The DoT/DoH certificate, to re-read it on reload.
+    pub fn cert(&self) -> Option<&Arc<CertStore>> {
+        self.cert.as_ref()
     }
 
     /// Stops: UDP threads end within 200 ms, in-flight async work gets two seconds.
@@ -323,9 +491,21 @@ fn udp_loop(sock: &Arc<StdUdpSocket>, r: &Arc<Resolver>, rt: &tokio::runtime::Ha
 /// Most queries in flight on one TCP connection.
 const TCP_PIPELINE: usize = 64;
 
-async fn tcp_conn(stream: tokio::net::TcpStream, peer: SocketAddr, r: Arc<Resolver>, idle: Duration) {
-    let _ = stream.set_nodelay(true);
-    let (mut rd, mut wr) = stream.into_split();
+/// One connection of RFC 7766 framing (plain TCP, or DoT after the TLS
+/// handshake): queries are read while earlier ones wait for upstreams,
+/// answers go out in the order they are ready, and the connection closes
+/// after `idle` without a query.
+async fn stream_conn<S>(
+    stream: S,
+    peer: SocketAddr,
+    r: Arc<Resolver>,
+    idle: Duration,
+    transport: Transport,
+    client_id: Option<String>,
+) where
+    S: AsyncRead + AsyncWrite + Send + 'static,
+{
+    let (mut rd, mut wr) = tokio::io::split(stream);
     let (tx, mut rx) = mpsc::channel::<Vec<u8>>(TCP_PIPELINE);
     let writer = tokio::spawn(async move {
         while let Some(msg) = rx.recv().await {
@@ -336,6 +516,7 @@ async fn tcp_conn(stream: tokio::net::TcpStream, peer: SocketAddr, r: Arc<Resolv
                 break;
             }
         }
+        let _ = wr.shutdown().await;
     });
     let inflight = Arc::new(Semaphore::new(TCP_PIPELINE));
     loop {
@@ -356,7 +537,7 @@ async fn tcp_conn(stream: tokio::net::TcpStream, peer: SocketAddr, r: Arc<Resolv
             break;
         };
         let mut out = Vec::with_capacity(512);
-        match r.begin(&buf, peer.ip(), Transport::Tcp, None, &mut out) {
+        match r.begin(&buf, peer.ip(), transport, client_id.as_deref(), &mut out) {
             Step::Answered { refresh } => {
                 drop(permit);
                 if tx.send(out).await.is_err() {

@@ -396,6 +396,17 @@ pub fn walk_response(msg: &[u8]) -> Option<ResponseShape> {
     })
 }
 
+/// The smallest TTL of a response's records (OPT excluded), for HTTP
+/// caching of DoH answers; `None` without records or for a malformed message.
+pub fn min_ttl(msg: &[u8]) -> Option<u32> {
+    walk_response(msg)?
+        .records
+        .iter()
+        .filter(|r| r.rtype != 41)
+        .map(|r| r.ttl)
+        .min()
+}
+
 /// What a blocked answer looks like.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum BlockedAnswer {

@@ -97,6 +97,7 @@ fn start(policy_text: &str) -> Harness {
             async_workers: 1,
             tcp_idle: Duration::from_secs(2),
             tcp_max_connections: 64,
+            encrypted: None,
         },
     )
     .expect("server");

@@ -581,9 +581,12 @@ pub struct WriterConfig {
     pub tap: Option<EventTap>,
 }
 
+/// What an [`EventTap`] calls.
+pub type TapFn = dyn Fn(&[QueryEvent]) + Send + Sync;
+
 /// A function given every batch of query events the writer receives.
 #[derive(Clone)]
-pub struct EventTap(pub Arc<dyn Fn(&[QueryEvent]) + Send + Sync>);
+pub struct EventTap(pub Arc<TapFn>);
 
 impl std::fmt::Debug for EventTap {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -7,7 +7,7 @@
 
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
@@ -31,11 +31,21 @@ pub fn require_tool(tool: &str) -> bool {
     found
 }
 
-/// The test upstream: what it answers, and how many queries it saw.
+/// The test upstream: what it answers, and how many queries it saw. While
+/// `silent` is set it reads queries and answers none (a dead upstream).
 pub struct Upstream {
     pub addr: SocketAddr,
     pub queries: Arc<AtomicU64>,
+    pub silent: Arc<AtomicBool>,
+    /// Every question name received (lowercase, with the final dot).
+    pub names: Arc<std::sync::Mutex<Vec<String>>>,
     _rt: tokio::runtime::Runtime,
+}
+
+fn note(names: &std::sync::Mutex<Vec<String>>, q: &Message) {
+    if let (Some(query), Ok(mut n)) = (q.queries.first(), names.lock()) {
+        n.push(query.name().to_ascii().to_ascii_lowercase());
+    }
 }
 
 fn answer(q: &Message) -> Option<Message> {
@@ -105,12 +115,16 @@ impl Upstream {
             .build()
             .expect("runtime");
         let queries = Arc::new(AtomicU64::new(0));
+        let silent = Arc::new(AtomicBool::new(false));
+        let names = Arc::new(std::sync::Mutex::new(Vec::new()));
         let udp = rt
             .block_on(tokio::net::UdpSocket::bind("127.0.0.1:0"))
             .expect("bind udp");
         let addr = udp.local_addr().expect("addr");
         let tcp = rt.block_on(tokio::net::TcpListener::bind(addr)).expect("bind tcp");
         let count = queries.clone();
+        let quiet = silent.clone();
+        let seen = names.clone();
         rt.spawn(async move {
             let mut buf = vec![0u8; 4096];
             loop {
@@ -121,6 +135,10 @@ impl Upstream {
                 let Ok(q) = Message::from_vec(&buf[..n]) else {
                     continue;
                 };
+                note(&seen, &q);
+                if quiet.load(Ordering::SeqCst) {
+                    continue;
+                }
                 let limit = q.edns.as_ref().map_or(512, |e| usize::from(e.max_payload()));
                 if let Some(mut m) = answer(&q) {
                     let mut bytes = m.to_vec().expect("encode");
@@ -134,12 +152,16 @@ impl Upstream {
             }
         });
         let count = queries.clone();
+        let quiet = silent.clone();
+        let seen = names.clone();
         rt.spawn(async move {
             loop {
                 let Ok((mut s, _)) = tcp.accept().await else {
                     continue;
                 };
                 let count = count.clone();
+                let quiet = quiet.clone();
+                let seen = seen.clone();
                 tokio::spawn(async move {
                     loop {
                         let Ok(len) = s.read_u16().await else { return };
@@ -151,6 +173,10 @@ impl Upstream {
                         let Ok(q) = Message::from_vec(&buf) else {
                             return;
                         };
+                        note(&seen, &q);
+                        if quiet.load(Ordering::SeqCst) {
+                            continue;
+                        }
                         if let Some(m) = answer(&q) {
                             let bytes = m.to_vec().expect("encode");
                             let mut framed = (bytes.len() as u16).to_be_bytes().to_vec();
@@ -163,11 +189,22 @@ impl Upstream {
                 });
             }
         });
-        Upstream { addr, queries, _rt: rt }
+        Upstream {
+            addr,
+            queries,
+            silent,
+            names,
+            _rt: rt,
+        }
     }
 
     pub fn count(&self) -> u64 {
         self.queries.load(Ordering::SeqCst)
+    }
+
+    /// Whether it received a question for `name` (lowercase, final dot).
+    pub fn saw(&self, name: &str) -> bool {
+        self.names.lock().expect("names").iter().any(|n| n == name)
     }
 }
 
@@ -200,4 +237,63 @@ pub fn udp(server: SocketAddr, packet: &[u8]) -> Option<Message> {
 /// Asks `name`/`t` over UDP.
 pub fn ask(server: SocketAddr, name: &str, t: RecordType) -> Message {
     udp(server, &query(name, t, true)).unwrap_or_else(|| panic!("no answer for {name}"))
+}
+
+/// A test CA and a certificate it signed for `dns.test`, `*.dns.test` and
+/// 127.0.0.1, written as PEM files into a fresh directory.
+pub struct TestPki {
+    pub dir: std::path::PathBuf,
+    pub ca: std::path::PathBuf,
+    pub cert: std::path::PathBuf,
+    pub key: std::path::PathBuf,
+}
+
+impl TestPki {
+    pub fn new(tag: &str) -> TestPki {
+        use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
+        let dir = std::env::temp_dir().join(format!("appwarden-pki-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("pki dir");
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("ca params");
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, "appwarden test CA");
+        let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().expect("ca key")).expect("ca");
+        let mut leaf = CertificateParams::new(vec!["dns.test".into(), "*.dns.test".into(), "127.0.0.1".into()])
+            .expect("leaf params");
+        leaf.distinguished_name.push(DnType::CommonName, "dns.test");
+        let key = KeyPair::generate().expect("leaf key");
+        let cert = leaf.signed_by(&key, &ca).expect("leaf");
+        let pki = TestPki {
+            ca: dir.join("ca.pem"),
+            cert: dir.join("cert.pem"),
+            key: dir.join("key.pem"),
+            dir,
+        };
+        std::fs::write(&pki.ca, ca.pem()).expect("write ca");
+        std::fs::write(&pki.cert, cert.pem()).expect("write cert");
+        std::fs::write(&pki.key, key.serialize_pem()).expect("write key");
+        pki
+    }
+}
+
+impl Drop for TestPki {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Polls `f` every 20 ms until it is true or `limit` passes; whether it became true.
+pub fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let end = std::time::Instant::now() + limit;
+    loop {
+        if f() {
+            return true;
+        }
+        if std::time::Instant::now() >= end {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
