@@ -262,3 +262,103 @@ webhook = [{{ url = "http://127.0.0.1:{port}/hook", secret = "{SECRET}" }}]
         "links back to the raw line: {tiktok}"
     );
 }
+
+/// A plain DNS query for `name` (type A), as bytes.
+fn dns_query(id: u16, name: &str) -> Vec<u8> {
+    let mut q = id.to_be_bytes().to_vec();
+    q.extend_from_slice(&[0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]);
+    for label in name.split('.') {
+        q.push(label.len() as u8);
+        q.extend_from_slice(label.as_bytes());
+    }
+    q.extend_from_slice(&[0, 0, 1, 0, 1]);
+    q
+}
+
+#[test]
+fn serve_alerts_on_its_own_blocked_queries_and_on_the_logs_it_follows() {
+    let dir = support::tempdir("serve-alerts");
+    let data = dir.join("data");
+    let log = dir.join("query.log");
+    append(&log, &bind_query(1, "10.0.0.9", "mask.icloud.com"));
+    let dns_port = std::net::UdpSocket::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    // an upstream that never answers: blocked names are answered locally anyway
+    let dead = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+    let conf = dir.join("appwarden.toml");
+    std::fs::write(
+        &conf,
+        r#"[organisation]
+name = "Test"
+profile = "bank"
+jurisdiction = "DE"
+
+[monitor]
+poll_ms = 20
+[[monitor.files]]
+path = "query.log"
+format = "bind"
+"#,
+    )
+    .expect("write config");
+    let mut serve = Command::new(env!("CARGO_BIN_EXE_appwarden"))
+        .args(["serve", "--config"])
+        .arg(&conf)
+        .args(["--listen", &format!("127.0.0.1:{dns_port}")])
+        .args(["--upstream", &dead.local_addr().expect("addr").to_string()])
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["--api", "off", "--log-level", "warn"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start serve");
+    let client = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+    client.set_read_timeout(Some(Duration::from_millis(300))).expect("timeout");
+    let mut answered = false;
+    for i in 0..50 {
+        let _ = client.send_to(&dns_query(0x4242 + i, "www.tiktok.com"), ("127.0.0.1", dns_port));
+        let mut buf = [0u8; 512];
+        if let Ok(n) = client.recv(&mut buf) {
+            assert!(n >= 12);
+            assert_eq!(buf[3] & 0x0f, 3, "NXDOMAIN for a blocked name");
+            answered = true;
+            break;
+        }
+    }
+    assert!(answered, "serve did not answer");
+    // the query log writer hands the event to the pipeline; the follower reads the log
+    let list = || {
+        let o = support::appwarden(&[
+            "alerts",
+            "list",
+            "--format",
+            "json",
+            "--data-dir",
+            data.to_str().expect("utf-8"),
+        ]);
+        serde_json::from_slice::<serde_json::Value>(&o.stdout)
+            .ok()
+            .and_then(|v| v.as_array().cloned())
+            .unwrap_or_default()
+    };
+    wait("alerts from the resolver and from the followed log", 20, || list().len() >= 2);
+    let _ = Command::new("kill").args(["-TERM", &serve.id().to_string()]).status();
+    let st = serve.wait().expect("reap");
+    assert!(st.success(), "serve exits cleanly: {st}");
+    let alerts = list();
+    let find = |client: &str| {
+        alerts
+            .iter()
+            .find(|a| a["labels"]["client"] == client)
+            .unwrap_or_else(|| panic!("no alert for {client}: {alerts:?}"))
+            .clone()
+    };
+    let own = find("127.0.0.1");
+    assert_eq!(own["labels"]["app"], "tiktok", "{own}");
+    let followed = find("10.0.0.9");
+    assert_eq!(followed["labels"]["kind"], "bypass", "{followed}");
+}
