@@ -247,27 +247,108 @@ pub fn axfr_messages(q: &Query<'_>, z: &Zone) -> Vec<Vec<u8>> {
     msgs
 }
 
-/// Sends a NOTIFY (RFC 1996) for every zone to every address; best effort.
+/// Sends a NOTIFY (RFC 1996) for every zone to every address, in the
+/// background: each is sent again (after 1, 2, 4 and 8 s) until that
+/// secondary answers it (§3.6), at most five times.
 pub fn notify(zones: &Zones, to: &[SocketAddr]) {
     let Ok(sock) = std::net::UdpSocket::bind("0.0.0.0:0") else {
         return;
     };
-    for z in &zones.zones {
-        let mut m = vec![0x4e, 0x01, 0x24, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]; // opcode NOTIFY, AA
+    // ids differ per reload so a late answer to an earlier round is not taken for this one
+    let base = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos() as u16);
+    let mut pending: Vec<(SocketAddr, u16, Vec<u8>)> = Vec::new();
+    for (i, z) in zones.zones.iter().enumerate() {
+        let id = base.wrapping_add(i as u16);
+        let mut m = vec![0, 0, 0x24, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]; // opcode NOTIFY, AA
+        m[..2].copy_from_slice(&id.to_be_bytes());
         if encode_abs(&z.name, &mut m).is_none() {
             continue;
         }
         m.extend_from_slice(&rtype::SOA.to_be_bytes());
         m.extend_from_slice(&1u16.to_be_bytes());
         for addr in to {
-            let _ = sock.send_to(&m, addr);
+            pending.push((*addr, id, m.clone()));
         }
+    }
+    if pending.is_empty() {
+        return;
+    }
+    let _ = std::thread::Builder::new()
+        .name("notify".into())
+        .spawn(move || notify_until_answered(&sock, pending));
+}
+
+fn notify_until_answered(sock: &std::net::UdpSocket, mut pending: Vec<(SocketAddr, u16, Vec<u8>)>) {
+    let mut wait = std::time::Duration::from_secs(1);
+    for _ in 0..5 {
+        for (addr, _, m) in &pending {
+            let _ = sock.send_to(m, addr);
+        }
+        let until = std::time::Instant::now() + wait;
+        let mut buf = [0u8; 512];
+        while !pending.is_empty() {
+            let left = until.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() || sock.set_read_timeout(Some(left)).is_err() {
+                break;
+            }
+            let Ok((n, from)) = sock.recv_from(&mut buf) else {
+                break;
+            };
+            // an answer: QR set, opcode NOTIFY, our id, from the address we sent to
+            if n >= 12 && buf[2] & 0x80 != 0 && (buf[2] >> 3) & 0x0f == 4 {
+                let id = u16::from_be_bytes([buf[0], buf[1]]);
+                pending.retain(|(a, i, _)| !(*i == id && *a == from));
+            }
+        }
+        if pending.is_empty() {
+            return;
+        }
+        wait *= 2;
+    }
+    for (addr, _, _) in &pending {
+        tracing::warn!(%addr, "NOTIFY not answered after 5 tries");
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn notify_is_sent_again_until_the_secondary_answers() {
+        let plan = policy::Policy::builtin(None)
+            .expect("policy")
+            .plan(catalog::Day::new(2026, 11, 22).expect("day"));
+        let zones = Zones::build(&plan, &Zones::default(), Vec::new());
+        let secondary = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+        secondary
+            .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .expect("timeout");
+        let n = zones.zones.len();
+        notify(&zones, &[secondary.local_addr().expect("addr")]);
+        let mut buf = [0u8; 512];
+        // the first round is not answered (a secondary that is busy, or a lost datagram)
+        for _ in 0..n {
+            let (len, _) = secondary.recv_from(&mut buf).expect("first NOTIFY");
+            assert_eq!((buf[2] >> 3) & 0x0f, 4, "opcode NOTIFY");
+            assert!(len > 12);
+        }
+        // the second round is, each message with its own id
+        for _ in 0..n {
+            let (len, from) = secondary.recv_from(&mut buf).expect("NOTIFY sent again");
+            buf[2] |= 0x80;
+            secondary.send_to(&buf[..len], from).expect("answer");
+        }
+        secondary
+            .set_read_timeout(Some(std::time::Duration::from_millis(2500)))
+            .expect("timeout");
+        assert!(
+            secondary.recv_from(&mut buf).is_err(),
+            "answered NOTIFYs are not sent again"
+        );
+    }
 
     #[test]
     fn reads_the_exporters_zone_and_keeps_serials_rising() {
