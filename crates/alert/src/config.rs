@@ -804,7 +804,11 @@ webhook = [{ url = "https://hooks.example/x" }]
         let names: Vec<String> = sinks["chat"].iter().map(|s| s.describe()).collect();
         assert_eq!(names.len(), 3);
         let slack: Vec<&String> = names.iter().filter(|n| n.starts_with("slack:")).collect();
-        assert_eq!(slack, ["slack:hooks.slack.com", "slack:hooks.slack.com #2"], "{names:?}");
+        assert_eq!(
+            slack,
+            ["slack:hooks.slack.com", "slack:hooks.slack.com #2"],
+            "{names:?}"
+        );
         assert!(sinks["chat"].iter().filter(|s| s.kind() == "slack").count() == 2);
     }
 

@@ -107,12 +107,18 @@ pub struct SinkError {
 impl SinkError {
     /// A failure worth retrying.
     pub fn retry(message: impl Into<String>) -> SinkError {
-        SinkError { retryable: true, message: message.into() }
+        SinkError {
+            retryable: true,
+            message: message.into(),
+        }
     }
 
     /// A failure that will not go away by retrying.
     pub fn permanent(message: impl Into<String>) -> SinkError {
-        SinkError { retryable: false, message: message.into() }
+        SinkError {
+            retryable: false,
+            message: message.into(),
+        }
     }
 }
 

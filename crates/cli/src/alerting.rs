@@ -31,8 +31,11 @@ impl Alerting {
         };
         let sinks = alert::sinks_for(&cfg, base.unwrap_or(Path::new(".")))
             .map_err(|e| anyhow::anyhow!("{}: {e}", policy.name))?;
-        let mut receivers: Vec<String> =
-            sinks.iter().filter(|(_, s)| !s.is_empty()).map(|(n, _)| n.clone()).collect();
+        let mut receivers: Vec<String> = sinks
+            .iter()
+            .filter(|(_, s)| !s.is_empty())
+            .map(|(n, _)| n.clone())
+            .collect();
         receivers.sort();
         std::fs::create_dir_all(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
         let rt = tokio::runtime::Builder::new_multi_thread()
@@ -42,7 +45,11 @@ impl Alerting {
             .build()
             .context("starting the alert runtime")?;
         let pipeline = Pipeline::start(cfg, data_dir, sinks, rt.handle()).context("starting the alert pipeline")?;
-        Ok(Alerting { pipeline, rt, receivers })
+        Ok(Alerting {
+            pipeline,
+            rt,
+            receivers,
+        })
     }
 
     /// A handle to feed it from any thread.

@@ -175,8 +175,10 @@ impl FollowSetup {
         };
         let mut syslog = Vec::new();
         for s in &cfg.syslog {
-            let addr: SocketAddr =
-                s.listen.parse().with_context(|| format!("[[monitor.syslog]] listen: `{}` is not ADDR:PORT", s.listen))?;
+            let addr: SocketAddr = s
+                .listen
+                .parse()
+                .with_context(|| format!("[[monitor.syslog]] listen: `{}` is not ADDR:PORT", s.listen))?;
             let tcp = match s.protocol.as_deref().unwrap_or("udp") {
                 "udp" => false,
                 "tcp" => true,
@@ -365,7 +367,9 @@ fn follow_files(
         let detector = detector.load();
         for f in &mut files {
             let mut lines: Vec<(Vec<u8>, u64, u64, u64)> = std::mem::take(&mut f.pending);
-            let res = f.tailer.poll(&mut |l| lines.push((l.bytes.to_vec(), l.line_no, l.offset, l.generation)));
+            let res = f
+                .tailer
+                .poll(&mut |l| lines.push((l.bytes.to_vec(), l.line_no, l.offset, l.generation)));
             if let Err(e) = res {
                 let k = f.name.to_string();
                 if warned.get(&k).is_none_or(|t| t.elapsed() > Duration::from_secs(60)) {
@@ -499,12 +503,10 @@ impl SyslogParsers {
         if self.by_sender.len() > 4096 {
             self.by_sender.clear();
         }
-        let (parser, n) = self.by_sender.entry((peer.ip(), format)).or_insert_with(|| {
-            (
-                Parser::new(format, &opts).with_file(format!("syslog:{}", peer.ip())),
-                0,
-            )
-        });
+        let (parser, n) = self
+            .by_sender
+            .entry((peer.ip(), format))
+            .or_insert_with(|| (Parser::new(format, &opts).with_file(format!("syslog:{}", peer.ip())), 0));
         *n += 1;
         match parser.parse_line(line.as_bytes(), *n, 0)? {
             Ok(ev) => {
@@ -558,7 +560,9 @@ impl Follower {
                 tasks.push(tokio::spawn(async move {
                     loop {
                         let Ok((conn, peer)) = l.accept().await else { continue };
-                        let Ok(parsers) = SyslogParsers::new(fmt.as_deref(), year) else { return };
+                        let Ok(parsers) = SyslogParsers::new(fmt.as_deref(), year) else {
+                            return;
+                        };
                         tokio::spawn(syslog_tcp(conn, peer, parsers, d.clone(), s.clone(), o.clone()));
                     }
                 }));
@@ -618,7 +622,9 @@ async fn syslog_udp(
 ) {
     let mut buf = vec![0u8; 65536];
     loop {
-        let Ok((n, peer)) = sock.recv_from(&mut buf).await else { continue };
+        let Ok((n, peer)) = sock.recv_from(&mut buf).await else {
+            continue;
+        };
         if let Some(d) = parsers.handle(&buf[..n], peer, &detector, &stats) {
             // never block the socket: a full queue drops and counts
             if out.try_send(d).is_err() {
@@ -680,10 +686,14 @@ pub fn run(args: &FollowArgs) -> Result<()> {
         setup.files.push((f.clone(), Some(args.format.clone())));
     }
     for a in &args.syslog_udp {
-        setup.syslog.push((a.parse().with_context(|| format!("--syslog-udp: `{a}`"))?, false, None));
+        setup
+            .syslog
+            .push((a.parse().with_context(|| format!("--syslog-udp: `{a}`"))?, false, None));
     }
     for a in &args.syslog_tcp {
-        setup.syslog.push((a.parse().with_context(|| format!("--syslog-tcp: `{a}`"))?, true, None));
+        setup
+            .syslog
+            .push((a.parse().with_context(|| format!("--syslog-tcp: `{a}`"))?, true, None));
     }
     if let Some(s) = &args.start {
         setup.start = match s.as_str() {
@@ -734,7 +744,10 @@ pub fn run(args: &FollowArgs) -> Result<()> {
             tokio::task::spawn_blocking(move || follow_files(&s2, &detector, identity, &tx, &stats, &stop, true))
                 .await??;
             let n = printer.await?;
-            eprintln!("monitor follow: {n} detection(s); positions saved to {}", setup.positions.display());
+            eprintln!(
+                "monitor follow: {n} detection(s); positions saved to {}",
+                setup.positions.display()
+            );
             return Ok(());
         }
         let follower = Follower::start(setup, &plan, tx).await?;

@@ -32,7 +32,8 @@ fn b64(data: &[u8]) -> String {
     const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut s = String::new();
     for c in data.chunks(3) {
-        let n = (u32::from(c[0]) << 16) | (u32::from(*c.get(1).unwrap_or(&0)) << 8) | u32::from(*c.get(2).unwrap_or(&0));
+        let n =
+            (u32::from(c[0]) << 16) | (u32::from(*c.get(1).unwrap_or(&0)) << 8) | u32::from(*c.get(2).unwrap_or(&0));
         for i in 0..4 {
             if i <= c.len() {
                 s.push(T[(n >> (18 - 6 * i)) as usize & 63] as char);
@@ -108,7 +109,11 @@ fn bind_query(n: u32, client: &str, name: &str) -> String {
 }
 
 fn append(p: &Path, s: &str) {
-    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(p).expect("open");
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(p)
+        .expect("open");
     f.write_all(s.as_bytes()).expect("append");
 }
 
@@ -162,7 +167,11 @@ fn a_down_webhook_gets_every_alert_exactly_once_across_kill_9() {
     let data = dir.join("data");
     let log = dir.join("query.log");
     // the receiver's port, not listening yet: the sink is down
-    let port = TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
     let conf = dir.join("appwarden.toml");
     std::fs::write(
         &conf,
@@ -244,7 +253,11 @@ webhook = [{{ url = "http://127.0.0.1:{port}/hook", secret = "{SECRET}" }}]
         .map(|a| a["labels"]["client"].as_str().unwrap_or("").to_string())
         .collect();
     clients.sort();
-    assert_eq!(clients, ["10.0.0.10", "10.0.0.7", "10.0.0.8", "10.0.0.9"], "one alert per client, none lost");
+    assert_eq!(
+        clients,
+        ["10.0.0.10", "10.0.0.7", "10.0.0.8", "10.0.0.9"],
+        "one alert per client, none lost"
+    );
     let relay = got
         .values()
         .flat_map(|(_, v)| v["alerts"].as_array().cloned().unwrap_or_default())
@@ -258,7 +271,9 @@ webhook = [{{ url = "http://127.0.0.1:{port}/hook", secret = "{SECRET}" }}]
         .expect("tiktok alert");
     assert_eq!(tiktok["labels"]["app"], "tiktok");
     assert!(
-        tiktok["evidence"].as_array().is_some_and(|e| e.iter().any(|x| x.as_str().is_some_and(|s| s.ends_with("query.log:1")))),
+        tiktok["evidence"]
+            .as_array()
+            .is_some_and(|e| e.iter().any(|x| x.as_str().is_some_and(|s| s.ends_with("query.log:1")))),
         "links back to the raw line: {tiktok}"
     );
 }
@@ -317,7 +332,9 @@ format = "bind"
         .spawn()
         .expect("start serve");
     let client = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
-    client.set_read_timeout(Some(Duration::from_millis(300))).expect("timeout");
+    client
+        .set_read_timeout(Some(Duration::from_millis(300)))
+        .expect("timeout");
     let mut answered = false;
     for i in 0..50 {
         let _ = client.send_to(&dns_query(0x4242 + i, "www.tiktok.com"), ("127.0.0.1", dns_port));
@@ -345,7 +362,9 @@ format = "bind"
             .and_then(|v| v.as_array().cloned())
             .unwrap_or_default()
     };
-    wait("alerts from the resolver and from the followed log", 20, || list().len() >= 2);
+    wait("alerts from the resolver and from the followed log", 20, || {
+        list().len() >= 2
+    });
     let _ = Command::new("kill").args(["-TERM", &serve.id().to_string()]).status();
     let st = serve.wait().expect("reap");
     assert!(st.success(), "serve exits cleanly: {st}");

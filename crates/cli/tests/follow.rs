@@ -75,7 +75,11 @@ impl Follow {
         let st = Command::new("kill").args(["-TERM", &pid]).status().expect("kill");
         assert!(st.success());
         let status = self.child.wait().expect("wait");
-        assert!(status.success(), "follow exited with {status}: {:?}", self.err.lock().expect("lock"));
+        assert!(
+            status.success(),
+            "follow exited with {status}: {:?}",
+            self.err.lock().expect("lock")
+        );
         // let the reader threads drain the pipes
         std::thread::sleep(Duration::from_millis(100));
         self.detections()
@@ -97,12 +101,19 @@ fn bind_query(n: u32, name: &str) -> String {
 }
 
 fn append(p: &Path, s: &str) {
-    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(p).expect("open");
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(p)
+        .expect("open");
     f.write_all(s.as_bytes()).expect("append");
 }
 
 fn names(ds: &[serde_json::Value]) -> Vec<String> {
-    let mut v: Vec<String> = ds.iter().map(|d| d["matched"].as_str().unwrap_or("").to_string()).collect();
+    let mut v: Vec<String> = ds
+        .iter()
+        .map(|d| d["matched"].as_str().unwrap_or("").to_string())
+        .collect();
     v.sort();
     v
 }
@@ -133,7 +144,10 @@ fn follows_a_log_across_rotation_and_a_restart_exactly_once() {
     // logrotate's `create`: rename, the daemon writes a last line to the old file, a new file appears
     std::fs::rename(&log, dir.join("query.log.1")).expect("rotate");
     append(&dir.join("query.log.1"), &bind_query(4, "t3.tiktok.com"));
-    append(&log, &(bind_query(5, "www.wikipedia.org") + &bind_query(6, "t4.tiktok.com")));
+    append(
+        &log,
+        &(bind_query(5, "www.wikipedia.org") + &bind_query(6, "t4.tiktok.com")),
+    );
     f.wait_for("the late line and the new file", |o, _| o.len() >= 4);
     let first = f.stop();
     assert!(data.join("monitor-positions.json").exists(), "positions saved on stop");
@@ -150,7 +164,11 @@ fn follows_a_log_across_rotation_and_a_restart_exactly_once() {
         ["t1.tiktok.com", "t2.tiktok.com", "t3.tiktok.com", "t4.tiktok.com"],
         "first run, in any order, each once, nothing ordinary"
     );
-    assert_eq!(names(&second), ["t5.tiktok.com"], "the restart resumes where it stopped");
+    assert_eq!(
+        names(&second),
+        ["t5.tiktok.com"],
+        "the restart resumes where it stopped"
+    );
     let d = &second[0];
     assert_eq!(d["app"], "tiktok");
     assert_eq!(d["source_ip"], "10.0.0.7");
@@ -158,15 +176,26 @@ fn follows_a_log_across_rotation_and_a_restart_exactly_once() {
         d["origin"]["file"].as_str().is_some_and(|f| f.ends_with("query.log")),
         "links back to the raw line: {d}"
     );
-    assert_eq!(d["origin"]["line"], 3, "line numbers of the new file, counted across the restart");
+    assert_eq!(
+        d["origin"]["line"], 3,
+        "line numbers of the new file, counted across the restart"
+    );
 }
 
 fn free_port_udp() -> u16 {
-    UdpSocket::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+    UdpSocket::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
 }
 
 fn free_port_tcp() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
 }
 
 #[test]
@@ -195,11 +224,17 @@ fn receives_syslog_over_udp_and_tcp_in_both_header_formats() {
     )
     .expect("send");
     // RFC 3164 from dnsmasq: iCloud Private Relay is a bypass
-    s.send_to(b"<30>Nov 22 02:54:36 gw dnsmasq[512]: query[A] mask.icloud.com from 10.0.0.8", &udp)
-        .expect("send");
+    s.send_to(
+        b"<30>Nov 22 02:54:36 gw dnsmasq[512]: query[A] mask.icloud.com from 10.0.0.8",
+        &udp,
+    )
+    .expect("send");
     // an ordinary name: nothing
-    s.send_to(b"<30>Nov 22 02:54:37 gw dnsmasq[512]: query[A] example.org from 10.0.0.8", &udp)
-        .expect("send");
+    s.send_to(
+        b"<30>Nov 22 02:54:37 gw dnsmasq[512]: query[A] example.org from 10.0.0.8",
+        &udp,
+    )
+    .expect("send");
 
     // RFC 6587 octet counting over TCP, from Squid: a CONNECT to TikTok that got through
     let msg = "<134>1 2026-11-22T02:55:02Z proxy squid 77 - - 1795316102.232    120 10.0.0.9 TCP_TUNNEL/200 4000 CONNECT www.tiktok.com:443 - HIER_DIRECT/192.0.2.10 -";
@@ -217,10 +252,19 @@ fn receives_syslog_over_udp_and_tcp_in_both_header_formats() {
             .unwrap_or_else(|| panic!("no detection for {ip}: {ds:?}"))
     };
     let bind = by_ip("10.0.0.7");
-    assert_eq!((bind["app"].as_str(), bind["dataset"].as_str()), (Some("tiktok"), Some("bind.query")));
-    assert_eq!(bind["@timestamp"], "2026-11-22T02:54:51.317Z", "the syslog header's time");
+    assert_eq!(
+        (bind["app"].as_str(), bind["dataset"].as_str()),
+        (Some("tiktok"), Some("bind.query"))
+    );
+    assert_eq!(
+        bind["@timestamp"], "2026-11-22T02:54:51.317Z",
+        "the syslog header's time"
+    );
     let relay = by_ip("10.0.0.8");
     assert_eq!(relay["kind"], "bypass");
     let squid = by_ip("10.0.0.9");
-    assert_eq!((squid["app"].as_str(), squid["outcome"].as_str()), (Some("tiktok"), Some("got-through")));
+    assert_eq!(
+        (squid["app"].as_str(), squid["outcome"].as_str()),
+        (Some("tiktok"), Some("got-through"))
+    );
 }

@@ -1,15 +1,33 @@
 //! Parses log files and prints events as JSON lines (or only counts them).
 //!
 //! ```text
-//! cargo run --release --example parse_file -- [--count] [--format NAME] [--year Y] FILE...
+//! cargo run --release --example parse_file -- [--count] [--scan] [--format NAME] [--year Y] FILE...
 //! ```
+//!
+//! `--scan` counts events with [`monitor::scan_log`] (blocks parsed on all cores)
+//! instead of printing them.
 
-use monitor::{open_log, Format, ParseOptions};
+use monitor::{open_log, scan_log, Event, Format, ParseError, ParseOptions, ScanOptions, Sink};
 use std::io::Write;
 use std::time::Instant;
 
+/// Counts events (for `--scan`).
+#[derive(Default)]
+struct Count(u64);
+
+impl Sink for Count {
+    fn event(&mut self, _: &Event<'_>) {
+        self.0 += 1;
+    }
+    fn error(&mut self, _: ParseError) {}
+    fn merge(&mut self, other: Self) {
+        self.0 += other.0;
+    }
+}
+
 fn main() {
     let mut count_only = false;
+    let mut scan = false;
     let mut format = None;
     let mut opts = ParseOptions::default();
     let mut files = Vec::new();
@@ -17,6 +35,7 @@ fn main() {
     while let Some(a) = args.next() {
         match a.as_str() {
             "--count" => count_only = true,
+            "--scan" => scan = true,
             "--format" => format = args.next().and_then(|n| Format::from_name(&n)),
             "--year" => {
                 if let Some(y) = args.next().and_then(|y| y.parse().ok()) {
@@ -31,6 +50,34 @@ fn main() {
     let mut failed = false;
     for f in files {
         let started = Instant::now();
+        if scan {
+            match scan_log(
+                std::path::Path::new(&f),
+                format,
+                &opts,
+                &ScanOptions::default(),
+                Count::default,
+            ) {
+                Ok(r) => {
+                    let secs = started.elapsed().as_secs_f64();
+                    eprintln!(
+                        "{f}: format={} lines={} events={} errors={} parallel={} {:.3}s {:.1} MB/s",
+                        r.format,
+                        r.stats.lines,
+                        r.sink.0,
+                        r.stats.error_count(),
+                        r.parallel,
+                        secs,
+                        r.stats.bytes as f64 / 1e6 / secs.max(1e-9)
+                    );
+                }
+                Err(e) => {
+                    eprintln!("{e}");
+                    failed = true;
+                }
+            }
+            continue;
+        }
         let mut reader = match open_log(std::path::Path::new(&f), format, &opts) {
             Ok(r) => r,
             Err(e) => {

@@ -20,8 +20,11 @@ use serde::Serialize;
 
 use crate::event::{Action, DnsType, Event, Origin};
 use crate::identity::IdentityResolver;
-use crate::plan_index::{IndexedGroup, MatchVia, PlanIndex, PlanMatch};
+use crate::parse::ip_addr;
+use crate::plan_index::{FxHasher, Hit, IndexedApp, IndexedGroup, MatchVia, PlanIndex};
 use crate::time::Timestamp;
+use std::borrow::Cow;
+use std::hash::Hasher;
 
 /// App id used for flows to port 853 that no plan entry names.
 pub const DOT_PORT_APP: &str = "dns-over-tls-port-853";
@@ -136,16 +139,69 @@ pub struct Detection {
     pub origin: Origin,
 }
 
+/// What matched, borrowed from the event.
+#[derive(Debug, Clone, Copy)]
+enum Matched<'e> {
+    Name(&'e str),
+    Ip(IpAddr),
+    DotPort(Option<IpAddr>),
+}
+
+/// One flagged event as [`Detector::detect_ref`] finds it: borrows the plan
+/// and the event, allocates nothing. [`Detection`] is its owned form.
+#[derive(Debug, Clone, Copy)]
+pub struct DetectionRef<'p, 'e> {
+    /// The client's plan group.
+    pub group: &'p IndexedGroup,
+    /// The app or bypass method; `None` for a DNS-over-TLS flow ([`DOT_PORT_APP`]).
+    pub app: Option<&'p IndexedApp>,
+    /// Why the group has the rule.
+    pub reason: &'p RuleReason,
+    /// The group's action.
+    pub action: PlanAction,
+    /// What happened.
+    pub outcome: Outcome,
+    /// Which part of the event matched.
+    pub evidence: Evidence,
+    /// How it matched the plan.
+    pub via: Option<MatchVia>,
+    /// The plan entry (domain, exact name, pattern, prefix; `853` for the port rule).
+    pub entry: &'p str,
+    matched: Matched<'e>,
+}
+
+static DOT_REASON: RuleReason = RuleReason::Bypass(catalog::BypassMethod::EncryptedDns);
+
+impl<'p> DetectionRef<'p, '_> {
+    /// `app-use` or `bypass`.
+    pub fn kind(&self) -> DetectionKind {
+        match self.app {
+            Some(a) if !a.bypass => DetectionKind::AppUse,
+            _ => DetectionKind::Bypass,
+        }
+    }
+
+    /// App or bypass id (catalog id, or [`DOT_PORT_APP`]).
+    pub fn app_id(&self) -> &'p str {
+        self.app.map_or(DOT_PORT_APP, |a| a.id.as_str())
+    }
+
+    /// The name or address that matched, as [`Detection::matched`] has it.
+    pub fn matched(&self) -> String {
+        match self.matched {
+            Matched::Name(n) => n.trim_end_matches('.').to_ascii_lowercase(),
+            Matched::Ip(ip) => ip.to_string(),
+            Matched::DotPort(ip) => ip.map_or_else(|| "port 853".to_string(), |ip| format!("{ip}:853")),
+        }
+    }
+}
+
 /// Flags events against an [`PlanIndex`], optionally naming clients with an
 /// [`IdentityResolver`].
 #[derive(Debug, Clone)]
 pub struct Detector<'i> {
     index: PlanIndex,
     identity: Option<&'i IdentityResolver>,
-}
-
-fn not_ip(s: &str) -> bool {
-    s.parse::<IpAddr>().is_err()
 }
 
 impl<'i> Detector<'i> {
@@ -173,85 +229,106 @@ impl<'i> Detector<'i> {
     /// The detection for `ev`, or `None` when it shows nothing the client's
     /// group has a rule for.
     pub fn detect(&self, ev: &Event<'_>) -> Option<Detection> {
-        let group = self.index.group_for(ev.source_ip)?;
-        let (m, evidence, matched) = self.find(group, ev)?;
-        let outcome = outcome(ev, evidence);
-        let (kind, app, app_name, category, method, reason, action, via, entry) = match m {
-            Found::Plan(m) => (
-                if m.app.bypass {
-                    DetectionKind::Bypass
-                } else {
-                    DetectionKind::AppUse
-                },
-                m.app.id.clone(),
-                m.app.name.clone(),
-                m.app.categories.first().cloned(),
-                m.app.method.map(str::to_string),
-                m.reason.clone(),
-                m.action,
-                Some(m.via),
-                m.entry,
-            ),
-            Found::DotPort => (
-                DetectionKind::Bypass,
-                DOT_PORT_APP.to_string(),
-                "DNS over TLS (port 853)".to_string(),
-                Some("encrypted-dns".to_string()),
-                Some("encrypted-dns".to_string()),
-                RuleReason::Bypass(catalog::BypassMethod::EncryptedDns),
-                PlanAction::Block,
-                None,
-                "853".to_string(),
-            ),
-        };
-        let mut device = ev.device_id.as_deref().or(ev.host_name.as_deref()).map(str::to_string);
-        let mut user = ev.user_name.as_deref().filter(|u| *u != "-").map(str::to_string);
-        if let (Some(res), Some(ip)) = (self.identity, ev.source_ip) {
-            if let Some(id) = res.resolve(ip, ev.timestamp) {
-                if device.is_none() {
-                    device = id.device.or(id.hostname);
-                }
-                if user.is_none() {
-                    user = id.user;
-                }
-            }
-        }
+        let d = self.detect_ref(ev)?;
+        let (device, user) = self.device_user(ev);
+        let app = d.app;
         Some(Detection {
             timestamp: ev.timestamp,
             source_ip: ev.source_ip,
-            device,
-            user,
-            group: group.id.clone(),
-            kind,
-            app,
-            app_name,
-            category,
-            bypass_method: method,
-            reason,
-            action,
-            outcome,
-            got_through: outcome == Outcome::GotThrough,
-            evidence,
-            matched,
-            via,
-            entry,
+            device: device.map(Cow::into_owned),
+            user: user.map(Cow::into_owned),
+            group: d.group.id.clone(),
+            kind: d.kind(),
+            app: d.app_id().to_string(),
+            app_name: app.map_or_else(|| "DNS over TLS (port 853)".to_string(), |a| a.name.clone()),
+            category: app.map_or_else(|| Some("encrypted-dns".to_string()), |a| a.categories.first().cloned()),
+            bypass_method: app.map_or_else(|| Some("encrypted-dns".to_string()), |a| a.method.map(str::to_string)),
+            reason: d.reason.clone(),
+            action: d.action,
+            outcome: d.outcome,
+            got_through: d.outcome == Outcome::GotThrough,
+            evidence: d.evidence,
+            matched: d.matched(),
+            via: d.via,
+            entry: d.entry.to_string(),
             dataset: ev.dataset,
             origin: ev.original.clone(),
         })
     }
 
-    fn find<'p>(&'p self, g: &'p IndexedGroup, ev: &Event<'_>) -> Option<(Found<'p>, Evidence, String)> {
+    /// The client's device and user: from the event, else from the identity
+    /// data at the event's time. Borrows from the event when it can.
+    pub fn device_user<'e>(&self, ev: &'e Event<'_>) -> (Option<Cow<'e, str>>, Option<Cow<'e, str>>) {
+        let mut device = ev.device_id.as_deref().or(ev.host_name.as_deref()).map(Cow::Borrowed);
+        let mut user = ev.user_name.as_deref().filter(|u| *u != "-").map(Cow::Borrowed);
+        if let (Some(res), Some(ip)) = (self.identity, ev.source_ip) {
+            if let Some(id) = res.resolve(ip, ev.timestamp) {
+                if device.is_none() {
+                    device = id.device.or(id.hostname).map(Cow::Owned);
+                }
+                if user.is_none() {
+                    user = id.user.map(Cow::Owned);
+                }
+            }
+        }
+        (device, user)
+    }
+
+    /// Like [`Detector::detect`], without copying anything: the detection
+    /// borrows the plan and the event.
+    pub fn detect_ref<'p, 'e>(&'p self, ev: &'e Event<'_>) -> Option<DetectionRef<'p, 'e>> {
+        self.detect_cached(ev, &mut NameCache::none())
+    }
+
+    /// [`Detector::detect_ref`], remembering name lookups in `cache` (one
+    /// per thread): logs ask for the same names over and over.
+    pub fn detect_cached<'p, 'e>(
+        &'p self,
+        ev: &'e Event<'_>,
+        cache: &mut NameCache<'p>,
+    ) -> Option<DetectionRef<'p, 'e>> {
+        let group = self.index.group_for(ev.source_ip)?;
+        let (found, evidence, matched) = self.find(group, ev, cache)?;
+        let outcome = outcome(ev, evidence);
+        Some(match found {
+            Found::Plan(m) => DetectionRef {
+                group,
+                app: Some(m.app),
+                reason: m.reason,
+                action: m.action,
+                outcome,
+                evidence,
+                via: Some(m.via),
+                entry: m.entry,
+                matched,
+            },
+            Found::DotPort => DetectionRef {
+                group,
+                app: None,
+                reason: &DOT_REASON,
+                action: PlanAction::Block,
+                outcome,
+                evidence,
+                via: None,
+                entry: "853",
+                matched,
+            },
+        })
+    }
+
+    fn find<'p, 'e>(
+        &'p self,
+        g: &'p IndexedGroup,
+        ev: &'e Event<'_>,
+        cache: &mut NameCache<'p>,
+    ) -> Option<(Found<'p>, Evidence, Matched<'e>)> {
         let idx = &self.index;
-        let name_hit = |name: &str, evidence| {
-            idx.match_name(g, name).map(|m| {
-                (
-                    Found::Plan(m),
-                    evidence,
-                    name.trim_end_matches('.').to_ascii_lowercase(),
-                )
-            })
+        let mut name_hit = |name: &'e str, evidence| {
+            cache
+                .lookup(idx, g, name)
+                .map(|m| (Found::Plan(m), evidence, Matched::Name(name)))
         };
-        let ip_hit = |ip: IpAddr, evidence| idx.match_ip(g, ip).map(|m| (Found::Plan(m), evidence, ip.to_string()));
+        let ip_hit = |ip: IpAddr, evidence| idx.ip_hit(g, ip).map(|m| (Found::Plan(m), evidence, Matched::Ip(ip)));
         if let Some(hit) = ev
             .dns_question_name
             .as_deref()
@@ -277,35 +354,91 @@ impl<'i> Detector<'i> {
             }
         }
         let answers = &ev.dns_answers;
-        if let Some(hit) = answers
-            .iter()
-            .filter(|a| not_ip(&a.data))
-            .find_map(|a| name_hit(&a.data, Evidence::DnsAnswer))
-        {
-            return Some(hit);
-        }
-        if let Some(hit) = answers
-            .iter()
-            .filter_map(|a| a.data.parse::<IpAddr>().ok())
-            .find_map(|ip| ip_hit(ip, Evidence::DnsAnswer))
-        {
-            return Some(hit);
+        if !answers.is_empty() {
+            // names first (an answer that is not an address), then addresses
+            let mut any_ip = false;
+            for a in answers {
+                if ip_addr(&a.data).is_some() {
+                    any_ip = true;
+                } else if let Some(hit) = name_hit(&a.data, Evidence::DnsAnswer) {
+                    return Some(hit);
+                }
+            }
+            if any_ip {
+                if let Some(hit) = answers
+                    .iter()
+                    .filter_map(|a| ip_addr(&a.data))
+                    .find_map(|ip| ip_hit(ip, Evidence::DnsAnswer))
+                {
+                    return Some(hit);
+                }
+            }
         }
         if let Some(hit) = ev.destination_ip.and_then(|ip| ip_hit(ip, Evidence::DestinationIp)) {
             return Some(hit);
         }
         if ev.destination_port == Some(853) && ev.dns_type.is_none() && g.bypass.encrypted_dns {
-            let what = ev
-                .destination_ip
-                .map_or_else(|| "port 853".to_string(), |ip| format!("{ip}:853"));
-            return Some((Found::DotPort, Evidence::DotPort, what));
+            return Some((Found::DotPort, Evidence::DotPort, Matched::DotPort(ev.destination_ip)));
         }
         None
     }
 }
 
+/// Recent name lookups of one thread, for [`Detector::detect_cached`]: a
+/// small direct-mapped table of (group, name) → plan match.
+#[derive(Debug, Default)]
+pub struct NameCache<'p> {
+    slots: Vec<CacheSlot<'p>>,
+}
+
+#[derive(Debug, Default)]
+struct CacheSlot<'p> {
+    hash: u64,
+    group: usize,
+    name: String,
+    hit: Option<Hit<'p>>,
+}
+
+impl<'p> NameCache<'p> {
+    const SLOTS: usize = 1024;
+
+    /// An empty cache.
+    pub fn new() -> Self {
+        NameCache {
+            slots: (0..Self::SLOTS).map(|_| CacheSlot::default()).collect(),
+        }
+    }
+
+    /// A cache that remembers nothing.
+    fn none() -> Self {
+        NameCache { slots: Vec::new() }
+    }
+
+    fn lookup(&mut self, idx: &'p PlanIndex, g: &'p IndexedGroup, name: &str) -> Option<Hit<'p>> {
+        if self.slots.is_empty() {
+            return idx.name_hit(g, name);
+        }
+        let group = g as *const IndexedGroup as usize;
+        let mut h = FxHasher::default();
+        h.write(name.as_bytes());
+        h.write_usize(group);
+        let hash = h.finish();
+        let slot = &mut self.slots[hash as usize & (Self::SLOTS - 1)];
+        if slot.hash == hash && slot.group == group && slot.name == name {
+            return slot.hit;
+        }
+        let hit = idx.name_hit(g, name);
+        slot.hash = hash;
+        slot.group = group;
+        slot.name.clear();
+        slot.name.push_str(name);
+        slot.hit = hit;
+        hit
+    }
+}
+
 enum Found<'p> {
-    Plan(PlanMatch<'p>),
+    Plan(Hit<'p>),
     DotPort,
 }
 

@@ -181,6 +181,33 @@ impl Parser {
                 return Some(Err(err));
             }
         };
+        self.parse_text(text, line_no, byte_offset)
+    }
+
+    /// [`Parser::parse_line`] for a line already known to be UTF-8 (a block
+    /// checked as a whole).
+    pub(crate) fn parse_str<'a>(
+        &mut self,
+        line: &'a str,
+        line_no: u64,
+        byte_offset: u64,
+    ) -> Option<Result<Event<'a>, ParseError>> {
+        self.stats.lines += 1;
+        self.stats.bytes += line.len() as u64;
+        let line = trim_eol_str(line);
+        if line.bytes().all(|b| b.is_ascii_whitespace()) {
+            self.stats.record_skip("blank");
+            return None;
+        }
+        self.parse_text(line, line_no, byte_offset)
+    }
+
+    fn parse_text<'a>(
+        &mut self,
+        text: &'a str,
+        line_no: u64,
+        byte_offset: u64,
+    ) -> Option<Result<Event<'a>, ParseError>> {
         let ctx = self.ctx;
         let res = match &mut self.state {
             State::Bind(p) => p.parse(text, &ctx),
@@ -218,6 +245,101 @@ impl Parser {
         }
     }
 
+    /// Whether lines can be parsed out of order, in blocks on several
+    /// threads: the state carried from line to line is only the file's
+    /// header (Zeek TSV) or a clock that rarely changes (BIND syslog-style
+    /// times). Formats that correlate lines (dnsmasq, Pi-hole, Unbound) are
+    /// read in order.
+    pub(crate) fn parallel_safe(&self) -> bool {
+        matches!(
+            self.state,
+            State::Bind(_)
+                | State::ZeekTsv(_)
+                | State::ZeekJson(_)
+                | State::AdGuard
+                | State::Blocky
+                | State::Suricata
+                | State::SquidNative
+                | State::SquidCombined
+                | State::NotALog
+        )
+    }
+
+    /// Whether two parsers of the same file carry the same line-to-line
+    /// state (header, clock), i.e. would parse the next line the same way.
+    pub(crate) fn same_state(&self, other: &Parser) -> bool {
+        match (&self.state, &other.state) {
+            (State::Bind(a), State::Bind(b)) => a == b,
+            (State::ZeekTsv(a), State::ZeekTsv(b)) => a == b,
+            (State::ZeekJson(a), State::ZeekJson(b)) => a == b,
+            (State::AdGuard, State::AdGuard)
+            | (State::Blocky, State::Blocky)
+            | (State::Suricata, State::Suricata)
+            | (State::SquidNative, State::SquidNative)
+            | (State::SquidCombined, State::SquidCombined)
+            | (State::NotALog, State::NotALog) => true,
+            // dnsmasq and Unbound correlate lines: never assumed equal
+            _ => false,
+        }
+    }
+
+    /// A copy with the same state and zeroed counters, with its own copy of
+    /// the file name (so threads do not share one reference count per event).
+    pub(crate) fn fork(&self) -> Parser {
+        Parser {
+            format: self.format,
+            ctx: self.ctx,
+            state: self.state.clone(),
+            stats: ParseStats::default(),
+            file: self.file.as_deref().map(Arc::from),
+        }
+    }
+
+    /// Applies the state-changing lines of a block (Zeek TSV `#` header
+    /// lines) without parsing the rest, so the state at the block's end is
+    /// known without parsing it.
+    /// Returns whether it met such a line.
+    pub(crate) fn track_block(&mut self, block: &[u8]) -> bool {
+        let State::ZeekTsv(p) = &mut self.state else {
+            return false;
+        };
+        let mut seen = false;
+        let mut apply = |start: usize| {
+            seen = true;
+            let end = memchr::memchr(b'\n', &block[start..]).map_or(block.len(), |i| start + i);
+            if let Ok(text) = std::str::from_utf8(trim_eol(&block[start..end])) {
+                let _ = p.header(text);
+            }
+        };
+        if block.first() == Some(&b'#') {
+            apply(0);
+        }
+        for i in memchr::memmem::find_iter(block, b"\n#") {
+            apply(i + 1);
+        }
+        seen
+    }
+
+    /// Counts and returns the error for a line longer than the limit.
+    pub(crate) fn too_long(&mut self, len: u64, max_line: usize, line_no: u64, offset: u64) -> ParseError {
+        let err = LineError::new("line", ErrorKind::LineTooLong, format!("{len} bytes, limit {max_line}")).at(
+            self.format,
+            line_no,
+            offset,
+        );
+        self.stats.lines += 1;
+        self.stats.bytes += len;
+        self.stats.record_error(&err);
+        err
+    }
+
+    /// Counts and returns an I/O failure at `line_no`.
+    pub(crate) fn io_error(&mut self, e: &io::Error, line_no: u64, offset: u64) -> ParseError {
+        let err = LineError::new("input", ErrorKind::Io, e.to_string()).at(self.format, line_no, offset);
+        self.stats.record_error(&err);
+        err
+    }
+
     /// Parses a whole in-memory text, line by line (a convenience for tests
     /// and small inputs; use [`EventReader`] for files).
     pub fn parse_all<'a>(&mut self, text: &'a [u8]) -> Vec<Result<Event<'a>, ParseError>> {
@@ -231,6 +353,11 @@ impl Parser {
         }
         out
     }
+}
+
+fn trim_eol_str(l: &str) -> &str {
+    let l = l.strip_suffix('\n').unwrap_or(l);
+    l.strip_suffix('\r').unwrap_or(l)
 }
 
 fn trim_eol(mut l: &[u8]) -> &[u8] {
@@ -352,13 +479,7 @@ impl<R: Read> EventReader<R> {
                     self.eof = true;
                     self.start = self.end;
                     self.line_no += 1;
-                    let err = LineError::new("input", ErrorKind::Io, e.to_string()).at(
-                        self.parser.format,
-                        self.line_no,
-                        self.offset,
-                    );
-                    self.parser.stats.record_error(&err);
-                    return Some(Err(err));
+                    return Some(Err(self.parser.io_error(&e, self.line_no, self.offset)));
                 }
             }
         }
@@ -366,16 +487,8 @@ impl<R: Read> EventReader<R> {
 
     fn too_long(&mut self, len: u64) -> ParseError {
         self.line_no += 1;
-        let err = LineError::new(
-            "line",
-            ErrorKind::LineTooLong,
-            format!("{len} bytes, limit {}", self.max_line),
-        )
-        .at(self.parser.format, self.line_no, self.offset);
+        let err = self.parser.too_long(len, self.max_line, self.line_no, self.offset);
         self.offset += len;
-        self.parser.stats.lines += 1;
-        self.parser.stats.bytes += len;
-        self.parser.stats.record_error(&err);
         err
     }
 
@@ -429,6 +542,22 @@ pub fn open_log(
     format: Option<Format>,
     opts: &ParseOptions,
 ) -> Result<EventReader<std::fs::File>, crate::Error> {
+    let (format, opts, name) = prepare(path, format, opts)?;
+    let file = std::fs::File::open(path).map_err(|source| crate::Error::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    let parser = Parser::new(format, &opts).with_file(name);
+    Ok(EventReader::new(file, parser, &opts))
+}
+
+/// The format of a file (detected from its first lines and name unless
+/// given), the options with the file's Zeek stream hint, and its name.
+pub(crate) fn prepare(
+    path: &std::path::Path,
+    format: Option<Format>,
+    opts: &ParseOptions,
+) -> Result<(Format, ParseOptions, String), crate::Error> {
     let io_err = |source| crate::Error::Io {
         path: path.display().to_string(),
         source,
@@ -456,7 +585,5 @@ pub fn open_log(
         }
     };
     let opts = opts.clone().with_file_hint(&name);
-    let file = std::fs::File::open(path).map_err(io_err)?;
-    let parser = Parser::new(format, &opts).with_file(name);
-    Ok(EventReader::new(file, parser, &opts))
+    Ok((format, opts, name))
 }

@@ -5,6 +5,7 @@
 //! Built once per plan; lookups of names that match nothing do not allocate.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::net::IpAddr;
 
 use ipnet::IpNet;
@@ -24,6 +25,14 @@ pub struct IndexedApp {
     /// The plan's categories, first is the primary one.
     pub categories: Vec<String>,
     except: Vec<String>,
+    index: u32,
+}
+
+impl IndexedApp {
+    /// Position in the plan's apps (id order): a small key for tables.
+    pub fn index(&self) -> u32 {
+        self.index
+    }
 }
 
 /// How a name or address matched an app.
@@ -51,7 +60,7 @@ pub struct IndexedGroup {
     pub bypass: policy::plan::BypassState,
     clients: Vec<IpNet>,
     /// app index → (action, reason)
-    rules: HashMap<u32, (Action, RuleReason)>,
+    rules: Vec<Option<(Action, RuleReason)>>,
     /// custom allow + carve-outs: these names and their subdomains are never flagged.
     allow: Vec<String>,
 }
@@ -71,8 +80,105 @@ pub struct PlanMatch<'p> {
     pub entry: String,
 }
 
+impl IndexedGroup {
+    fn rule(&self, app: u32) -> Option<&(Action, RuleReason)> {
+        self.rules.get(app as usize).and_then(Option::as_ref)
+    }
+    fn has_rule(&self, app: u32) -> bool {
+        self.rule(app).is_some()
+    }
+}
+
+/// A match that borrows the plan entry (what [`PlanIndex::match_name`] and
+/// [`PlanIndex::match_ip`] return, before the entry is copied).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Hit<'p> {
+    pub app: &'p IndexedApp,
+    pub action: Action,
+    pub reason: &'p RuleReason,
+    pub via: MatchVia,
+    pub entry: &'p str,
+}
+
+impl<'p> Hit<'p> {
+    fn owned(self) -> PlanMatch<'p> {
+        PlanMatch {
+            app: self.app,
+            action: self.action,
+            reason: self.reason,
+            via: self.via,
+            entry: self.entry.to_string(),
+        }
+    }
+}
+
+/// FxHash (rustc's hasher) for small keys: names looked up in a table built
+/// once from the plan, addresses, short ids. Not keyed: do not use it for
+/// tables whose keys an attacker picks to make them collide on purpose
+/// beyond what a report over their own log lines costs them.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct FxHasher(u64);
+
+/// Builds [`FxHasher`]s (for `HashMap::with_hasher` / `default`).
+pub type FxBuildHasher = BuildHasherDefault<FxHasher>;
+
+type Fx = FxHasher;
+
+impl Hasher for Fx {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+        let mut h = self.0;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            h = (h.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut w = [0u8; 8];
+            w[..rest.len()].copy_from_slice(rest);
+            h = (h.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+        }
+        self.0 = h;
+    }
+    #[inline]
+    fn write_u8(&mut self, i: u8) {
+        self.0 = (self.0.rotate_left(5) ^ u64::from(i)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    #[inline]
+    fn write_u32(&mut self, i: u32) {
+        self.0 = (self.0.rotate_left(5) ^ u64::from(i)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    #[inline]
+    fn write_u64(&mut self, i: u64) {
+        self.0 = (self.0.rotate_left(5) ^ i).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    #[inline]
+    fn write_u128(&mut self, i: u128) {
+        self.write_u64(i as u64);
+        self.write_u64((i >> 64) as u64);
+    }
+    #[inline]
+    fn write_usize(&mut self, i: usize) {
+        self.write_u64(i as u64);
+    }
+    #[inline]
+    fn finish(&self) -> u64 {
+        // splitmix64's finaliser: the table uses the low bits, which the
+        // multiplications above leave poorly mixed
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+}
+
+type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<Fx>>;
+
 /// Per prefix length (longest first): masked address → (prefix text, app).
-type PrefixTable<A> = Vec<(u8, HashMap<A, Vec<(u32, String)>>)>;
+type PrefixTable<A> = Vec<(u8, FxMap<A, Vec<(u32, String)>>)>;
 
 #[derive(Debug, Clone, Copy)]
 struct NameEntry {
@@ -80,14 +186,31 @@ struct NameEntry {
     exact: bool,
 }
 
+#[derive(Debug, Clone, Default)]
+struct NameSlot {
+    entries: Vec<NameEntry>,
+    /// Patterns ending in `.<this name>` (indices into `patterns`).
+    patterns: Vec<usize>,
+}
+
 /// Lookup tables over one [`EnforcementPlan`].
 #[derive(Debug, Clone)]
 pub struct PlanIndex {
     apps: Vec<IndexedApp>,
-    names: HashMap<Box<str>, Vec<NameEntry>>,
+    /// Plan names (domains, exact names, CNAME targets), the domains that
+    /// patterns end in, and every parent domain of those (empty slots), so a
+    /// walk over a name's parent domains from the top stops at the first
+    /// one not in the table.
+    names: FxMap<Box<str>, NameSlot>,
     patterns: Vec<(String, u32)>,
+    /// Patterns without a literal domain at their end, tried on every name.
+    pattern_rest: Vec<usize>,
     v4: PrefixTable<u32>,
     v6: PrefixTable<u128>,
+    /// Every prefix as a merged, sorted address range: most addresses are in
+    /// none, which a binary search tells before the per-length lookups.
+    v4_ranges: Vec<(u32, u32)>,
+    v6_ranges: Vec<(u128, u128)>,
     groups: Vec<IndexedGroup>,
     default_group: usize,
     /// Prefixes or client networks in the plan that did not parse (skipped).
@@ -125,6 +248,26 @@ fn parse_net(s: &str) -> Option<IpNet> {
         .map(|n| n.trunc())
 }
 
+/// Sorted, merged inclusive ranges.
+fn merged_ranges<A: Ord + Copy>(it: impl Iterator<Item = (A, A)>) -> Vec<(A, A)> {
+    let mut v: Vec<(A, A)> = it.collect();
+    v.sort();
+    let mut out: Vec<(A, A)> = Vec::with_capacity(v.len());
+    for (lo, hi) in v {
+        match out.last_mut() {
+            Some(last) if lo <= last.1 => last.1 = last.1.max(hi),
+            _ => out.push((lo, hi)),
+        }
+    }
+    out
+}
+
+/// Whether `a` is in one of the sorted, disjoint ranges.
+fn in_ranges<A: Ord + Copy>(ranges: &[(A, A)], a: A) -> bool {
+    let i = ranges.partition_point(|(lo, _)| *lo <= a);
+    i > 0 && a <= ranges[i - 1].1
+}
+
 fn under(name: &str, domain: &str) -> bool {
     catalog::domain::is_subdomain_or_self(name, domain)
 }
@@ -134,17 +277,20 @@ impl PlanIndex {
     pub fn new(plan: &EnforcementPlan) -> PlanIndex {
         let mut idx = PlanIndex {
             apps: Vec::with_capacity(plan.apps.len()),
-            names: HashMap::new(),
+            names: FxMap::default(),
             patterns: Vec::new(),
+            pattern_rest: Vec::new(),
             v4: Vec::new(),
             v6: Vec::new(),
+            v4_ranges: Vec::new(),
+            v6_ranges: Vec::new(),
             groups: Vec::new(),
             default_group: 0,
             skipped_entries: Vec::new(),
         };
         let mut by_id: HashMap<&str, u32> = HashMap::new();
-        let mut v4: HashMap<u8, HashMap<u32, Vec<(u32, String)>>> = HashMap::new();
-        let mut v6: HashMap<u8, HashMap<u128, Vec<(u32, String)>>> = HashMap::new();
+        let mut v4: HashMap<u8, FxMap<u32, Vec<(u32, String)>>> = HashMap::new();
+        let mut v6: HashMap<u8, FxMap<u128, Vec<(u32, String)>>> = HashMap::new();
         // plan.apps is a BTreeMap: app indices follow id order, which breaks ties.
         for (i, (id, app)) in plan.apps.iter().enumerate() {
             let i = i as u32;
@@ -156,11 +302,16 @@ impl PlanIndex {
                 method: app.bypass.as_ref().map(|b| b.method.as_str()),
                 categories: app.categories.clone(),
                 except: app.except.iter().map(|s| s.to_ascii_lowercase()).collect(),
+                index: i,
             });
             let domains = app.domains.iter().chain(&app.cname_targets);
             for (name, exact) in domains.map(|d| (d, false)).chain(app.exact.iter().map(|e| (e, true))) {
                 let key = name.trim_end_matches('.').to_ascii_lowercase().into_boxed_str();
-                idx.names.entry(key).or_default().push(NameEntry { app: i, exact });
+                idx.names
+                    .entry(key)
+                    .or_default()
+                    .entries
+                    .push(NameEntry { app: i, exact });
             }
             for p in &app.patterns {
                 idx.patterns.push((p.trim_end_matches('.').to_ascii_lowercase(), i));
@@ -183,6 +334,32 @@ impl PlanIndex {
                 }
             }
         }
+        for (i, (p, _)) in idx.patterns.iter().enumerate() {
+            // `a-*.b.example` → every match ends with `.b.example`: bucket `b.example`
+            let tail = p.rsplit('*').next().unwrap_or("");
+            match tail.split_once('.') {
+                Some((_, domain)) if !domain.is_empty() && !domain.contains('*') => {
+                    idx.names.entry(domain.into()).or_default().patterns.push(i)
+                }
+                _ => idx.pattern_rest.push(i),
+            }
+        }
+        let parents: Vec<Box<str>> = idx
+            .names
+            .keys()
+            .flat_map(|k| k.match_indices('.').map(move |(d, _)| Box::from(&k[d + 1..])))
+            .collect();
+        for p in parents {
+            idx.names.entry(p).or_default();
+        }
+        idx.v4_ranges = merged_ranges(
+            v4.iter()
+                .flat_map(|(len, m)| m.keys().map(move |a| (*a, *a | !v4_mask(*len)))),
+        );
+        idx.v6_ranges = merged_ranges(
+            v6.iter()
+                .flat_map(|(len, m)| m.keys().map(move |a| (*a, *a | !v6_mask(*len)))),
+        );
         idx.v4 = v4.into_iter().collect();
         idx.v4.sort_by_key(|t| std::cmp::Reverse(t.0));
         idx.v6 = v6.into_iter().collect();
@@ -198,11 +375,12 @@ impl PlanIndex {
                     None => idx.skipped_entries.push(format!("group {}: client `{c}`", g.id)),
                 }
             }
-            let rules = g
-                .rules
-                .iter()
-                .filter_map(|r| by_id.get(r.app.as_str()).map(|&a| (a, (r.action, r.reason.clone()))))
-                .collect();
+            let mut rules = vec![None; idx.apps.len()];
+            for r in &g.rules {
+                if let Some(&a) = by_id.get(r.app.as_str()) {
+                    rules[a as usize] = Some((r.action, r.reason.clone()));
+                }
+            }
             let allow = g
                 .custom
                 .allow
@@ -250,6 +428,11 @@ impl PlanIndex {
     /// the app's own `except` names are not matched. `name` may carry a
     /// trailing dot and upper case.
     pub fn match_name<'p>(&'p self, group: &'p IndexedGroup, name: &str) -> Option<PlanMatch<'p>> {
+        self.name_hit(group, name).map(Hit::owned)
+    }
+
+    /// [`PlanIndex::match_name`] without copying the entry.
+    pub(crate) fn name_hit<'p>(&'p self, group: &'p IndexedGroup, name: &str) -> Option<Hit<'p>> {
         let name = name.trim_end_matches('.');
         if name.is_empty() {
             return None;
@@ -261,88 +444,114 @@ impl PlanIndex {
         } else {
             name
         };
+        let usable = |app: u32| group.has_rule(app) && !self.apps[app as usize].except.iter().any(|e| under(name, e));
         // (matched length, app) — larger length wins, then smaller app index
-        let mut best: Option<(usize, u32, MatchVia, &str)> = None;
+        let mut best: Option<(usize, u32, MatchVia, &'p str)> = None;
         let mut consider = |len: usize, app: u32, via: MatchVia, entry: &'p str| {
-            if !group.rules.contains_key(&app) {
-                return;
-            }
-            if self.apps[app as usize].except.iter().any(|e| under(name, e)) {
-                return;
-            }
             let better = match best {
                 None => true,
                 Some((l, a, _, _)) => len > l || (len == l && app < a),
             };
-            if better {
+            if better && usable(app) {
                 best = Some((len, app, via, entry));
             }
         };
-        let mut suffix = name;
+        // the pattern that would win: smallest app, then first in plan order
+        let mut pattern: Option<(u32, usize)> = None;
+        let mut try_pattern = |i: usize| {
+            let (p, app) = &self.patterns[i];
+            if pattern.is_none_or(|(a, j)| (*app, i) < (a, j)) && catalog::domain::pattern_matches(p, name) {
+                pattern = Some((*app, i));
+            }
+        };
+        // parent domains from the top (`com`, `tiktok.com`, `www.tiktok.com`)
+        let b = name.as_bytes();
+        let mut end = b.len();
         loop {
-            if let Some((key, entries)) = self.names.get_key_value(suffix) {
-                for e in entries {
-                    if e.exact && suffix.len() != name.len() {
-                        continue;
-                    }
-                    let via = if e.exact { MatchVia::Exact } else { MatchVia::Domain };
-                    consider(suffix.len(), e.app, via, key);
+            let start = memchr::memrchr(b'.', &b[..end]).map_or(0, |d| d + 1);
+            let suffix = &name[start..];
+            let Some((key, slot)) = self.names.get_key_value(suffix) else {
+                break;
+            };
+            for e in &slot.entries {
+                if e.exact && start != 0 {
+                    continue;
+                }
+                let via = if e.exact { MatchVia::Exact } else { MatchVia::Domain };
+                consider(suffix.len(), e.app, via, key);
+            }
+            for &i in &slot.patterns {
+                if usable(self.patterns[i].1) {
+                    try_pattern(i);
                 }
             }
-            match suffix.find('.') {
-                Some(dot) => suffix = &suffix[dot + 1..],
-                None => break,
+            if start == 0 {
+                break;
+            }
+            end = start - 1;
+        }
+        for &i in &self.pattern_rest {
+            if usable(self.patterns[i].1) {
+                try_pattern(i);
             }
         }
-        for (p, app) in &self.patterns {
-            if catalog::domain::pattern_matches(p, name) {
-                consider(name.len(), *app, MatchVia::Pattern, p);
-            }
+        if let Some((app, i)) = pattern {
+            consider(name.len(), app, MatchVia::Pattern, &self.patterns[i].0);
         }
         let (_, app, via, entry) = best?;
         if group.allow.iter().any(|a| under(name, a)) {
             return None;
         }
-        let (action, reason) = group.rules.get(&app)?;
-        Some(PlanMatch {
+        let (action, reason) = group.rule(app)?;
+        Some(Hit {
             app: &self.apps[app as usize],
             action: *action,
             reason,
             via,
-            entry: entry.to_string(),
+            entry,
         })
     }
 
     /// The app an address belongs to (its `ip_prefixes`) for `group`. The
     /// longest prefix wins; ties: app id order.
     pub fn match_ip<'p>(&'p self, group: &'p IndexedGroup, ip: IpAddr) -> Option<PlanMatch<'p>> {
+        self.ip_hit(group, ip).map(Hit::owned)
+    }
+
+    /// [`PlanIndex::match_ip`] without copying the entry.
+    pub(crate) fn ip_hit<'p>(&'p self, group: &'p IndexedGroup, ip: IpAddr) -> Option<Hit<'p>> {
+        let ruled = |hits: &&Vec<(u32, String)>| hits.iter().any(|(app, _)| group.has_rule(*app));
         let hits: Option<&Vec<(u32, String)>> = match canonical(ip) {
             IpAddr::V4(v4) => {
                 let a = u32::from(v4);
-                self.v4.iter().find_map(|(len, m)| {
-                    m.get(&(a & v4_mask(*len)))
-                        .filter(|hits| hits.iter().any(|(app, _)| group.rules.contains_key(app)))
-                })
+                if !in_ranges(&self.v4_ranges, a) {
+                    return None;
+                }
+                self.v4
+                    .iter()
+                    .find_map(|(len, m)| m.get(&(a & v4_mask(*len))).filter(ruled))
             }
             IpAddr::V6(v6) => {
                 let a = u128::from(v6);
-                self.v6.iter().find_map(|(len, m)| {
-                    m.get(&(a & v6_mask(*len)))
-                        .filter(|hits| hits.iter().any(|(app, _)| group.rules.contains_key(app)))
-                })
+                if !in_ranges(&self.v6_ranges, a) {
+                    return None;
+                }
+                self.v6
+                    .iter()
+                    .find_map(|(len, m)| m.get(&(a & v6_mask(*len))).filter(ruled))
             }
         };
         let (app, entry) = hits?
             .iter()
-            .filter(|(app, _)| group.rules.contains_key(app))
+            .filter(|(app, _)| group.has_rule(*app))
             .min_by_key(|(app, _)| *app)?;
-        let (action, reason) = group.rules.get(app)?;
-        Some(PlanMatch {
+        let (action, reason) = group.rule(*app)?;
+        Some(Hit {
             app: &self.apps[*app as usize],
             action: *action,
             reason,
             via: MatchVia::Prefix,
-            entry: entry.clone(),
+            entry,
         })
     }
 }

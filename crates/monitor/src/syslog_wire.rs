@@ -78,7 +78,10 @@ pub fn parse(bytes: &[u8]) -> Result<SyslogMessage<'_>, SyslogError> {
     }
     let text = std::str::from_utf8(&bytes[..end]).map_err(|e| err(e.valid_up_to(), "invalid UTF-8"))?;
     let (pri, mut pos) = if let Some(r) = text.strip_prefix('<') {
-        let close = r.find('>').filter(|&c| (1..=3).contains(&c)).ok_or_else(|| err(0, "bad PRI"))?;
+        let close = r
+            .find('>')
+            .filter(|&c| (1..=3).contains(&c))
+            .ok_or_else(|| err(0, "bad PRI"))?;
         let digits = &r[..close];
         if !digits.bytes().all(|b| b.is_ascii_digit()) || (digits.len() > 1 && digits.starts_with('0')) {
             return Err(err(1, "PRI is not a number"));
@@ -187,7 +190,11 @@ fn parse_3164(s: &str, facility: u8, severity: u8) -> SyslogMessage<'_> {
         && b[9] == b':'
         && b[12] == b':'
         && b[15] == b' ';
-    let (timestamp, mut rest) = if has_time { (Some(&s[..15]), &s[16..]) } else { (None, s) };
+    let (timestamp, mut rest) = if has_time {
+        (Some(&s[..15]), &s[16..])
+    } else {
+        (None, s)
+    };
     // HOST is present when the token after the time is not the tag (`tag:` / `tag[pid]:`)
     let mut hostname = None;
     let first = rest.split(' ').next().unwrap_or("");
@@ -333,7 +340,10 @@ impl Framer {
                     None
                 };
             };
-            let Some(len) = std::str::from_utf8(&avail[..sp]).ok().and_then(|s| s.parse::<usize>().ok()) else {
+            let Some(len) = std::str::from_utf8(&avail[..sp])
+                .ok()
+                .and_then(|s| s.parse::<usize>().ok())
+            else {
                 return Some(Err(FrameError::BadCount));
             };
             if len > self.max {
@@ -368,8 +378,10 @@ mod tests {
 
     #[test]
     fn rfc5424_with_structured_data_and_bom() {
-        let m = parse("<165>1 2026-11-22T02:54:51Z h app 1 ID47 [ex@32473 a=\"x\\]y\"][b c=\"d\"] \u{feff}hello\n".as_bytes())
-            .expect("parse");
+        let m = parse(
+            "<165>1 2026-11-22T02:54:51Z h app 1 ID47 [ex@32473 a=\"x\\]y\"][b c=\"d\"] \u{feff}hello\n".as_bytes(),
+        )
+        .expect("parse");
         assert_eq!((m.facility, m.severity), (20, 5));
         assert_eq!(m.structured_data, Some("[ex@32473 a=\"x\\]y\"][b c=\"d\"]"));
         assert_eq!(m.msgid, Some("ID47"));
@@ -386,7 +398,10 @@ mod tests {
     #[test]
     fn rfc3164_with_and_without_host() {
         let m = parse(b"<30>Nov 22 02:54:36 gw dnsmasq[512]: query[A] www.tiktok.com from 10.0.0.7").expect("parse");
-        assert_eq!((m.rfc, m.hostname, m.app_name, m.procid), (Rfc::Rfc3164, Some("gw"), Some("dnsmasq"), Some("512")));
+        assert_eq!(
+            (m.rfc, m.hostname, m.app_name, m.procid),
+            (Rfc::Rfc3164, Some("gw"), Some("dnsmasq"), Some("512"))
+        );
         assert_eq!(m.msg, "query[A] www.tiktok.com from 10.0.0.7");
         assert_eq!(
             m.line_for(Format::Dnsmasq, None),

@@ -466,14 +466,23 @@ mod tests {
     fn collect(t: &mut Tailer) -> Vec<(String, u64, u64, u64)> {
         let mut out = Vec::new();
         t.poll(&mut |l| {
-            out.push((String::from_utf8_lossy(l.bytes).into_owned(), l.line_no, l.offset, l.generation))
+            out.push((
+                String::from_utf8_lossy(l.bytes).into_owned(),
+                l.line_no,
+                l.offset,
+                l.generation,
+            ))
         })
         .expect("poll");
         out
     }
 
     fn append(p: &Path, s: &str) {
-        let mut f = std::fs::OpenOptions::new().create(true).append(true).open(p).expect("open");
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(p)
+            .expect("open");
         f.write_all(s.as_bytes()).expect("write");
     }
 
@@ -496,7 +505,10 @@ mod tests {
         let mut t = Tailer::new(&p, Start::Beginning, None);
         assert_eq!(collect(&mut t), vec![("one".into(), 1, 0, 0)]);
         append(&p, "o\nthree\n");
-        assert_eq!(collect(&mut t), vec![("two".into(), 2, 4, 0), ("three".into(), 3, 8, 0)]);
+        assert_eq!(
+            collect(&mut t),
+            vec![("two".into(), 2, 4, 0), ("three".into(), 3, 8, 0)]
+        );
         assert_eq!(t.position().map(|p| (p.offset, p.line)), Some((14, 3)));
         assert!(collect(&mut t).is_empty());
     }
@@ -554,7 +566,11 @@ mod tests {
         std::fs::rename(&p, d.join("q.log.1")).expect("rename");
         append(&p, "new\n");
         append(&d.join("q.log.1"), "late\n");
-        assert_eq!(lines(&collect(&mut t)), vec!["late"], "still on the old file within the grace period");
+        assert_eq!(
+            lines(&collect(&mut t)),
+            vec!["late"],
+            "still on the old file within the grace period"
+        );
     }
 
     #[test]

@@ -58,7 +58,7 @@ impl Timestamp {
 
     /// Parses a decimal epoch such as `1795316102.232` (at most 9 fraction digits).
     pub fn parse_epoch(s: &str) -> Option<Self> {
-        let (int, frac) = match s.find('.') {
+        let (int, frac) = match s.bytes().position(|b| b == b'.') {
             Some(i) => (&s[..i], &s[i + 1..]),
             None => (s, ""),
         };

@@ -19,7 +19,7 @@ use crate::time::{month_from_abbr, parse_2, parse_hms, split_frac, Civil, Timest
 use std::borrow::Cow;
 
 /// Per-file state of the BIND parser.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BindParser {
     clock: SyslogClock,
 }
@@ -33,7 +33,7 @@ impl BindParser {
 
     pub(crate) fn parse<'a>(&mut self, line: &'a str, ctx: &Ctx) -> Result<Outcome<'a>, LineError> {
         let (ts, rest) = self.timestamp(line, ctx)?;
-        let Some(ci) = memchr::memmem::find(rest.as_bytes(), b"client ") else {
+        let Some(ci) = find_short(rest.as_bytes(), b"client ") else {
             return Ok(Outcome::Skip("bind.other"));
         };
         let mut s = &rest[ci + 7..];
@@ -48,7 +48,7 @@ impl BindParser {
         let (ip, port) = split_ip_port("source.ip", &s[..addr_end], '#')?;
         s = &s[addr_end..];
         if let Some(r) = s.strip_prefix(" (") {
-            let close = memchr::memmem::find(r.as_bytes(), b"): ").ok_or_else(|| LineError::truncated("message"))?;
+            let close = find_short(r.as_bytes(), b"): ").ok_or_else(|| LineError::truncated("message"))?;
             s = &r[close + 3..];
         } else if let Some(r) = s.strip_prefix(": ") {
             s = r;
@@ -191,6 +191,21 @@ impl BindParser {
             .ok_or_else(|| LineError::new("timestamp", ErrorKind::Timestamp, "bad ISO 8601 time"))?;
         Ok((Some(ts), rest))
     }
+}
+
+/// First index of `needle` in `hay`, for needles found near the start of a
+/// short line: `memmem::find` would build a searcher per call.
+fn find_short(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    let (&first, rest) = needle.split_first()?;
+    let mut from = 0;
+    while let Some(i) = memchr::memchr(first, &hay[from..]) {
+        let at = from + i;
+        if hay[at + 1..].starts_with(rest) {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
 }
 
 /// `name/IN/A` → (name, A)

@@ -7,7 +7,7 @@ use crate::time::{month_from_abbr, parse_2, parse_hms, split_frac, Civil, Timest
 
 /// Reads `Mmm dd HH:MM:SS` times, which carry no year: starts from the
 /// configured year and steps it forward when the month wraps December → January.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct SyslogClock {
     year: i32,
     last_month: u8,

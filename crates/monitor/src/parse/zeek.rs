@@ -7,7 +7,7 @@
 
 use crate::error::{snippet, ErrorKind, LineError};
 use crate::event::{DnsAnswer, DnsType, Event};
-use crate::parse::{infer_rtype, lower, normalize_name, parse_ip, parse_port, Outcome};
+use crate::parse::{for_each_byte, infer_rtype, lower, normalize_name, parse_ip, parse_port, Outcome};
 use crate::time::Timestamp;
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
@@ -89,7 +89,7 @@ fn slot_of(field: &str) -> u8 {
 }
 
 /// State of a Zeek TSV file: what its header said.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ZeekTsvParser {
     sep: u8,
     set_sep: u8,
@@ -134,10 +134,11 @@ impl ZeekTsvParser {
         let b = line.as_bytes();
         let mut start = 0;
         let mut col = 0usize;
-        let ncols = self.cols.len();
-        for end in memchr::memchr_iter(self.sep, b).chain(std::iter::once(b.len())) {
-            if col < ncols {
-                let slot = self.cols[col];
+        let cols = &self.cols[..];
+        let ncols = cols.len();
+        // the separator is ASCII (the header's value is one byte of a UTF-8 string): slicing is safe
+        let mut field_end = |end: usize| {
+            if let Some(&slot) = cols.get(col) {
                 if slot != NONE {
                     v[slot as usize] = &line[start..end];
                     have[slot as usize] = true;
@@ -145,7 +146,9 @@ impl ZeekTsvParser {
             }
             col += 1;
             start = end + 1;
-        }
+        };
+        for_each_byte(b, self.sep, &mut field_end);
+        field_end(b.len());
         if col != ncols {
             return Err(LineError::new(
                 "#fields",
@@ -195,7 +198,7 @@ impl ZeekTsvParser {
                 });
                 if let Some(a) = get(ANSWERS) {
                     if a != self.empty {
-                        for item in a.split(self.set_sep as char) {
+                        for item in a.split(|c: char| c as u32 == u32::from(self.set_sep)) {
                             let data = unescape(item);
                             let rtype = answer_type(&data, ev.dns_question_type.as_deref());
                             ev.dns_answers.push(DnsAnswer { data, rtype });
@@ -210,7 +213,7 @@ impl ZeekTsvParser {
         Ok(Outcome::Event(ev))
     }
 
-    fn header<'a>(&mut self, line: &'a str) -> Result<Outcome<'a>, LineError> {
+    pub(crate) fn header<'a>(&mut self, line: &'a str) -> Result<Outcome<'a>, LineError> {
         // `#separator \x09` uses a space; the rest use the separator itself.
         if let Some(v) = line.strip_prefix("#separator ") {
             let bytes = unescape(v.trim());
@@ -269,7 +272,8 @@ fn zeek_ts_text(s: &str) -> Result<Option<Timestamp>, LineError> {
 
 /// Decodes Zeek's `\xHH` escapes (and `\\`), borrowing when there are none.
 fn unescape(s: &str) -> Cow<'_, str> {
-    if !s.contains('\\') {
+    // short fields: a plain loop beats a searcher
+    if !s.bytes().any(|b| b == b'\\') {
         return Cow::Borrowed(s);
     }
     let b = s.as_bytes();
@@ -321,7 +325,7 @@ fn answer_type<'a>(data: &str, qtype: Option<&str>) -> Option<Cow<'a, str>> {
 }
 
 /// A JSON-lines Zeek log.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ZeekJsonParser {
     hint: Option<ZeekLog>,
 }

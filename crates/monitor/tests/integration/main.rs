@@ -11,4 +11,5 @@ mod malformed;
 mod mutate;
 mod reader;
 mod samples;
+mod scan;
 mod support;
