@@ -6,6 +6,8 @@
 
 mod support;
 
+use support::{append, bind_query};
+
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -99,22 +101,6 @@ fn serve(conn: TcpStream, got: &Got, bad: &Mutex<Vec<String>>) {
             let _ = w.write_all(b"HTTP/1.1 401 Unauthorized\r\ncontent-length: 0\r\n\r\n");
         }
     }
-}
-
-fn bind_query(n: u32, client: &str, name: &str) -> String {
-    format!(
-        "22-Nov-2026 02:54:{:02}.317 queries: info: client @0x7f01 {client}#5{n:04} ({name}): query: {name} IN A +E(0)K (10.0.0.1)\n",
-        n % 60
-    )
-}
-
-fn append(p: &Path, s: &str) {
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(p)
-        .expect("open");
-    f.write_all(s.as_bytes()).expect("append");
 }
 
 fn follow(conf: &Path, data: &Path) -> Child {

@@ -3,9 +3,10 @@
 
 mod support;
 
+use support::{append, bind_query};
+
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpStream, UdpSocket};
-use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -93,22 +94,6 @@ impl Drop for Follow {
     }
 }
 
-fn bind_query(n: u32, name: &str) -> String {
-    format!(
-        "22-Nov-2026 02:54:{:02}.317 queries: info: client @0x7f01 10.0.0.7#5{n:04} ({name}): query: {name} IN A +E(0)K (10.0.0.1)\n",
-        n % 60
-    )
-}
-
-fn append(p: &Path, s: &str) {
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(p)
-        .expect("open");
-    f.write_all(s.as_bytes()).expect("append");
-}
-
 fn names(ds: &[serde_json::Value]) -> Vec<String> {
     let mut v: Vec<String> = ds
         .iter()
@@ -123,7 +108,10 @@ fn follows_a_log_across_rotation_and_a_restart_exactly_once() {
     let dir = support::tempdir("follow-rotate");
     let log = dir.join("query.log");
     let data = dir.join("data");
-    append(&log, &(bind_query(1, "t1.tiktok.com") + &bind_query(2, "example.org")));
+    append(
+        &log,
+        &(bind_query(1, "10.0.0.7", "t1.tiktok.com") + &bind_query(2, "10.0.0.7", "example.org")),
+    );
     let args = [
         log.to_str().expect("utf-8"),
         "--format",
@@ -138,22 +126,25 @@ fn follows_a_log_across_rotation_and_a_restart_exactly_once() {
     let f = Follow::start(&args);
     f.wait_for("the first detection", |o, _| !o.is_empty());
 
-    append(&log, &bind_query(3, "t2.tiktok.com"));
+    append(&log, &bind_query(3, "10.0.0.7", "t2.tiktok.com"));
     f.wait_for("the appended line", |o, _| o.len() >= 2);
 
     // logrotate's `create`: rename, the daemon writes a last line to the old file, a new file appears
     std::fs::rename(&log, dir.join("query.log.1")).expect("rotate");
-    append(&dir.join("query.log.1"), &bind_query(4, "t3.tiktok.com"));
+    append(&dir.join("query.log.1"), &bind_query(4, "10.0.0.7", "t3.tiktok.com"));
     append(
         &log,
-        &(bind_query(5, "www.wikipedia.org") + &bind_query(6, "t4.tiktok.com")),
+        &(bind_query(5, "10.0.0.7", "www.wikipedia.org") + &bind_query(6, "10.0.0.7", "t4.tiktok.com")),
     );
     f.wait_for("the late line and the new file", |o, _| o.len() >= 4);
     let first = f.stop();
     assert!(data.join("monitor-positions.json").exists(), "positions saved on stop");
 
     // written while nobody follows: read once after the restart, nothing before it again
-    append(&log, &(bind_query(7, "t5.tiktok.com") + &bind_query(8, "debian.org")));
+    append(
+        &log,
+        &(bind_query(7, "10.0.0.7", "t5.tiktok.com") + &bind_query(8, "10.0.0.7", "debian.org")),
+    );
     let f = Follow::start(&args);
     f.wait_for("the line written while stopped", |o, _| !o.is_empty());
     std::thread::sleep(Duration::from_millis(200));

@@ -31,3 +31,22 @@ pub fn tempdir(name: &str) -> PathBuf {
     std::fs::create_dir_all(&dir).expect("mkdir");
     dir
 }
+
+/// A BIND query-log line (`print-time`, category and severity) for `name` asked by `client`.
+pub fn bind_query(n: u32, client: &str, name: &str) -> String {
+    format!(
+        "22-Nov-2026 02:54:{:02}.317 queries: info: client @0x7f01 {client}#5{n:04} ({name}): query: {name} IN A +E(0)K (10.0.0.1)\n",
+        n % 60
+    )
+}
+
+/// Appends `s` to the file `p` (created if missing), as a daemon writing its log.
+pub fn append(p: &std::path::Path, s: &str) {
+    use std::io::Write as _;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(p)
+        .expect("open");
+    f.write_all(s.as_bytes()).expect("append");
+}
