@@ -124,6 +124,18 @@ fn dns_param(query: &str) -> Option<Vec<u8>> {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(value).ok()
 }
 
+/// What a DoH request target says: the client id of `PATH/ID` and the
+/// decoded `dns` parameter of a GET; `None` when the path is not the DoH
+/// path (404). The listener's own reading; public for the fuzz target.
+pub fn request_target<'a>(
+    path: &'a str,
+    query: Option<&str>,
+    base: &str,
+) -> Option<(Option<&'a str>, Option<Vec<u8>>)> {
+    let id = client_id(path, base).ok()?;
+    Some((id, query.and_then(dns_param)))
+}
+
 async fn handle(req: Request<Incoming>, peer: SocketAddr, ctx: &DohContext) -> Response<Full<Bytes>> {
     let r = &ctx.resolver;
     let id = match client_id(req.uri().path(), &ctx.path) {
