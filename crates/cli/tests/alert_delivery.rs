@@ -194,10 +194,10 @@ webhook = [{{ url = "http://127.0.0.1:{port}/hook", secret = "{SECRET}" }}]
     .expect("write config");
     append(
         &log,
-        &(bind_query(1, "10.0.0.7", "www.tiktok.com")
-            + &bind_query(2, "10.0.0.8", "v16m.tiktokcdn.com")
-            + &bind_query(3, "10.0.0.7", "example.org")
-            + &bind_query(4, "10.0.0.9", "mask.icloud.com")),
+        &(bind_query(1, "203.0.113.7", "www.tiktok.com")
+            + &bind_query(2, "203.0.113.8", "v16m.tiktokcdn.com")
+            + &bind_query(3, "203.0.113.7", "example.org")
+            + &bind_query(4, "203.0.113.9", "mask.icloud.com")),
     );
 
     let mut a = follow(&conf, &data);
@@ -208,7 +208,7 @@ webhook = [{{ url = "http://127.0.0.1:{port}/hook", secret = "{SECRET}" }}]
     a.wait().expect("reap");
 
     // more use while appwarden is down
-    append(&log, &bind_query(5, "10.0.0.10", "www.tiktok.com"));
+    append(&log, &bind_query(5, "203.0.113.10", "www.tiktok.com"));
 
     let got: Got = Arc::default();
     let bad = Arc::new(Mutex::new(Vec::new()));
@@ -241,19 +241,19 @@ webhook = [{{ url = "http://127.0.0.1:{port}/hook", secret = "{SECRET}" }}]
     clients.sort();
     assert_eq!(
         clients,
-        ["10.0.0.10", "10.0.0.7", "10.0.0.8", "10.0.0.9"],
+        ["203.0.113.10", "203.0.113.7", "203.0.113.8", "203.0.113.9"],
         "one alert per client, none lost"
     );
     let relay = got
         .values()
         .flat_map(|(_, v)| v["alerts"].as_array().cloned().unwrap_or_default())
-        .find(|a| a["labels"]["client"] == "10.0.0.9")
+        .find(|a| a["labels"]["client"] == "203.0.113.9")
         .expect("bypass alert");
     assert_eq!(relay["labels"]["kind"], "bypass", "{relay}");
     let tiktok = got
         .values()
         .flat_map(|(_, v)| v["alerts"].as_array().cloned().unwrap_or_default())
-        .find(|a| a["labels"]["client"] == "10.0.0.7")
+        .find(|a| a["labels"]["client"] == "203.0.113.7")
         .expect("tiktok alert");
     assert_eq!(tiktok["labels"]["app"], "tiktok");
     assert!(
@@ -281,7 +281,7 @@ fn serve_alerts_on_its_own_blocked_queries_and_on_the_logs_it_follows() {
     let dir = support::tempdir("serve-alerts");
     let data = dir.join("data");
     let log = dir.join("query.log");
-    append(&log, &bind_query(1, "10.0.0.9", "mask.icloud.com"));
+    append(&log, &bind_query(1, "203.0.113.9", "mask.icloud.com"));
     let dns_port = std::net::UdpSocket::bind("127.0.0.1:0")
         .expect("bind")
         .local_addr()
@@ -364,6 +364,6 @@ format = "bind"
     };
     let own = find("127.0.0.1");
     assert_eq!(own["labels"]["app"], "tiktok", "{own}");
-    let followed = find("10.0.0.9");
+    let followed = find("203.0.113.9");
     assert_eq!(followed["labels"]["kind"], "bypass", "{followed}");
 }

@@ -110,7 +110,7 @@ fn follows_a_log_across_rotation_and_a_restart_exactly_once() {
     let data = dir.join("data");
     append(
         &log,
-        &(bind_query(1, "10.0.0.7", "t1.tiktok.com") + &bind_query(2, "10.0.0.7", "example.org")),
+        &(bind_query(1, "203.0.113.7", "t1.tiktok.com") + &bind_query(2, "203.0.113.7", "example.org")),
     );
     let args = [
         log.to_str().expect("utf-8"),
@@ -126,15 +126,15 @@ fn follows_a_log_across_rotation_and_a_restart_exactly_once() {
     let f = Follow::start(&args);
     f.wait_for("the first detection", |o, _| !o.is_empty());
 
-    append(&log, &bind_query(3, "10.0.0.7", "t2.tiktok.com"));
+    append(&log, &bind_query(3, "203.0.113.7", "t2.tiktok.com"));
     f.wait_for("the appended line", |o, _| o.len() >= 2);
 
     // logrotate's `create`: rename, the daemon writes a last line to the old file, a new file appears
     std::fs::rename(&log, dir.join("query.log.1")).expect("rotate");
-    append(&dir.join("query.log.1"), &bind_query(4, "10.0.0.7", "t3.tiktok.com"));
+    append(&dir.join("query.log.1"), &bind_query(4, "203.0.113.7", "t3.tiktok.com"));
     append(
         &log,
-        &(bind_query(5, "10.0.0.7", "www.wikipedia.org") + &bind_query(6, "10.0.0.7", "t4.tiktok.com")),
+        &(bind_query(5, "203.0.113.7", "www.wikipedia.org") + &bind_query(6, "203.0.113.7", "t4.tiktok.com")),
     );
     f.wait_for("the late line and the new file", |o, _| o.len() >= 4);
     let first = f.stop();
@@ -143,7 +143,7 @@ fn follows_a_log_across_rotation_and_a_restart_exactly_once() {
     // written while nobody follows: read once after the restart, nothing before it again
     append(
         &log,
-        &(bind_query(7, "10.0.0.7", "t5.tiktok.com") + &bind_query(8, "10.0.0.7", "debian.org")),
+        &(bind_query(7, "203.0.113.7", "t5.tiktok.com") + &bind_query(8, "203.0.113.7", "debian.org")),
     );
     let f = Follow::start(&args);
     f.wait_for("the line written while stopped", |o, _| !o.is_empty());
@@ -162,7 +162,7 @@ fn follows_a_log_across_rotation_and_a_restart_exactly_once() {
     );
     let d = &second[0];
     assert_eq!(d["app"], "tiktok");
-    assert_eq!(d["source_ip"], "10.0.0.7");
+    assert_eq!(d["source_ip"], "203.0.113.7");
     assert!(
         d["origin"]["file"].as_str().is_some_and(|f| f.ends_with("query.log")),
         "links back to the raw line: {d}"
@@ -210,25 +210,25 @@ fn receives_syslog_over_udp_and_tcp_in_both_header_formats() {
     s.send_to(b"<999>1 \xff\xfe not syslog", &udp).expect("send");
     // RFC 5424 from BIND (no time in the message: the header carries it)
     s.send_to(
-        b"<30>1 2026-11-22T02:54:51.317Z ns1 named 812 - - client @0x7f01 10.0.0.7#59579 (www.tiktok.com): query: www.tiktok.com IN A +E(0)K (10.0.0.1)",
+        b"<30>1 2026-11-22T02:54:51.317Z ns1 named 812 - - client @0x7f01 203.0.113.7#59579 (www.tiktok.com): query: www.tiktok.com IN A +E(0)K (203.0.113.1)",
         &udp,
     )
     .expect("send");
     // RFC 3164 from dnsmasq: iCloud Private Relay is a bypass
     s.send_to(
-        b"<30>Nov 22 02:54:36 gw dnsmasq[512]: query[A] mask.icloud.com from 10.0.0.8",
+        b"<30>Nov 22 02:54:36 gw dnsmasq[512]: query[A] mask.icloud.com from 203.0.113.8",
         &udp,
     )
     .expect("send");
     // an ordinary name: nothing
     s.send_to(
-        b"<30>Nov 22 02:54:37 gw dnsmasq[512]: query[A] example.org from 10.0.0.8",
+        b"<30>Nov 22 02:54:37 gw dnsmasq[512]: query[A] example.org from 203.0.113.8",
         &udp,
     )
     .expect("send");
 
     // RFC 6587 octet counting over TCP, from Squid: a CONNECT to TikTok that got through
-    let msg = "<134>1 2026-11-22T02:55:02Z proxy squid 77 - - 1795316102.232    120 10.0.0.9 TCP_TUNNEL/200 4000 CONNECT www.tiktok.com:443 - HIER_DIRECT/192.0.2.10 -";
+    let msg = "<134>1 2026-11-22T02:55:02Z proxy squid 77 - - 1795316102.232    120 203.0.113.9 TCP_TUNNEL/200 4000 CONNECT www.tiktok.com:443 - HIER_DIRECT/192.0.2.10 -";
     let mut c = TcpStream::connect(&tcp).expect("connect");
     c.write_all(format!("{} {msg}", msg.len()).as_bytes()).expect("write");
     c.flush().expect("flush");
@@ -242,7 +242,7 @@ fn receives_syslog_over_udp_and_tcp_in_both_header_formats() {
             .find(|d| d["source_ip"] == ip)
             .unwrap_or_else(|| panic!("no detection for {ip}: {ds:?}"))
     };
-    let bind = by_ip("10.0.0.7");
+    let bind = by_ip("203.0.113.7");
     assert_eq!(
         (bind["app"].as_str(), bind["dataset"].as_str()),
         (Some("tiktok"), Some("bind.query"))
@@ -251,9 +251,9 @@ fn receives_syslog_over_udp_and_tcp_in_both_header_formats() {
         bind["@timestamp"], "2026-11-22T02:54:51.317Z",
         "the syslog header's time"
     );
-    let relay = by_ip("10.0.0.8");
+    let relay = by_ip("203.0.113.8");
     assert_eq!(relay["kind"], "bypass");
-    let squid = by_ip("10.0.0.9");
+    let squid = by_ip("203.0.113.9");
     assert_eq!(
         (squid["app"].as_str(), squid["outcome"].as_str()),
         (Some("tiktok"), Some("got-through"))

@@ -158,7 +158,7 @@ fn malformed_lines_are_counted_not_fatal_and_missing_files_fail() {
     let good = std::fs::read_to_string(c.join("generated/bind/bind-9.18-query.classic.log")).expect("read");
     let bad = format!(
         "{good}22-Nov-2026 02:54:52.000 queries: info: client @0x7f 300.0.0.1#1 (x.tiktok.com): query: x.tiktok.com IN A +E(0)K (127.0.0.1)\n\
-         22-Nov-2026 99:61:52.000 queries: info: client @0x7f 10.0.0.1#1 (y.tiktok.com): query: y.tiktok.com IN A +E(0)K (127.0.0.1)\n"
+         22-Nov-2026 99:61:52.000 queries: info: client @0x7f 203.0.113.1#1 (y.tiktok.com): query: y.tiktok.com IN A +E(0)K (127.0.0.1)\n"
     );
     let path = dir.join("query.log");
     std::fs::write(&path, bad).expect("write");

@@ -13,7 +13,7 @@
 //!
 //! ```
 //! use monitor::{Format, ParseOptions, Parser};
-//! let line = b"22-Nov-2026 02:54:51.317 queries: info: client @0x7f 10.0.0.7#59579 (WWW.TikTok.com): query: WWW.TikTok.com IN A +E(0)K (10.0.0.1)";
+//! let line = b"22-Nov-2026 02:54:51.317 queries: info: client @0x7f 203.0.113.7#59579 (WWW.TikTok.com): query: WWW.TikTok.com IN A +E(0)K (203.0.113.1)";
 //! let mut p = Parser::new(Format::BindQuery, &ParseOptions::default());
 //! let ev = p.parse_line(line, 1, 0).unwrap().unwrap();
 //! assert_eq!(ev.dns_question_name.as_deref(), Some("www.tiktok.com"));

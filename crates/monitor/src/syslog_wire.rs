@@ -9,9 +9,9 @@
 //!
 //! ```
 //! use monitor::syslog_wire::{parse, Rfc};
-//! let m = parse(b"<30>1 2026-11-22T02:54:51.317Z ns1 named 812 - - client @0x1 10.0.0.7#5353 (x.org): query: x.org IN A +").unwrap();
+//! let m = parse(b"<30>1 2026-11-22T02:54:51.317Z ns1 named 812 - - client @0x1 203.0.113.7#5353 (x.org): query: x.org IN A +").unwrap();
 //! assert_eq!((m.rfc, m.app_name, m.severity), (Rfc::Rfc5424, Some("named"), 6));
-//! assert_eq!(m.to_log_line(None), "2026-11-22T02:54:51.317Z ns1 named[812]: client @0x1 10.0.0.7#5353 (x.org): query: x.org IN A +");
+//! assert_eq!(m.to_log_line(None), "2026-11-22T02:54:51.317Z ns1 named[812]: client @0x1 203.0.113.7#5353 (x.org): query: x.org IN A +");
 //! ```
 
 use crate::format::Format;
@@ -397,19 +397,22 @@ mod tests {
 
     #[test]
     fn rfc3164_with_and_without_host() {
-        let m = parse(b"<30>Nov 22 02:54:36 gw dnsmasq[512]: query[A] www.tiktok.com from 10.0.0.7").expect("parse");
+        let m = parse(b"<30>Nov 22 02:54:36 gw dnsmasq[512]: query[A] www.tiktok.com from 203.0.113.7").expect("parse");
         assert_eq!(
             (m.rfc, m.hostname, m.app_name, m.procid),
             (Rfc::Rfc3164, Some("gw"), Some("dnsmasq"), Some("512"))
         );
-        assert_eq!(m.msg, "query[A] www.tiktok.com from 10.0.0.7");
+        assert_eq!(m.msg, "query[A] www.tiktok.com from 203.0.113.7");
         assert_eq!(
             m.line_for(Format::Dnsmasq, None),
-            "Nov 22 02:54:36 gw dnsmasq[512]: query[A] www.tiktok.com from 10.0.0.7"
+            "Nov 22 02:54:36 gw dnsmasq[512]: query[A] www.tiktok.com from 203.0.113.7"
         );
-        let m = parse(b"<30>Nov  2 02:54:36 squid: 1.0 5 10.0.0.7 TCP_TUNNEL/200").expect("parse");
+        let m = parse(b"<30>Nov  2 02:54:36 squid: 1.0 5 203.0.113.7 TCP_TUNNEL/200").expect("parse");
         assert_eq!((m.hostname, m.app_name), (None, Some("squid")));
-        assert_eq!(m.line_for(Format::SquidNative, None), "1.0 5 10.0.0.7 TCP_TUNNEL/200");
+        assert_eq!(
+            m.line_for(Format::SquidNative, None),
+            "1.0 5 203.0.113.7 TCP_TUNNEL/200"
+        );
         let m = parse(b"no header at all").expect("parse");
         assert_eq!((m.facility, m.severity, m.msg), (1, 5, "no header at all"));
     }

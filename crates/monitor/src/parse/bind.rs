@@ -8,7 +8,7 @@
 //! ```text
 //! 22-Nov-2026 02:54:51.317 queries: info: client @0x7f.. 127.0.0.1#59579 (www.tiktok.com): query: www.tiktok.com IN A +E(0)K (127.0.0.1)
 //! … query-errors: info: client @0x.. 127.0.0.1#54937 (x.net): query failed (REFUSED) for x.net/IN/A at query.c:5708
-//! … rpz: info: client @0x.. 10.0.0.5#5353 (www.tiktok.com): rpz QNAME NXDOMAIN rewrite www.tiktok.com/A/IN via www.tiktok.com.rpz.local
+//! … rpz: info: client @0x.. 203.0.113.5#5353 (www.tiktok.com): rpz QNAME NXDOMAIN rewrite www.tiktok.com/A/IN via www.tiktok.com.rpz.local
 //! ```
 
 use crate::error::{ErrorKind, LineError};

@@ -5,25 +5,25 @@ use monitor::{ErrorKind, Format, IdentityResolver, Parser, Timestamp};
 
 const STATIC: &str = "ip_or_mac,device,user
 # fixed addresses
-192.168.1.10,reception-pc,alice
+192.0.2.10,reception-pc,alice
 aa:bb:cc:dd:ee:01,phone-bob,bob
 not-an-ip,x,y
-192.168.1.11
+192.0.2.11
 ";
 
-const DNSMASQ_LEASES: &str = "1795320000 aa:bb:cc:dd:ee:01 192.168.1.50 bobs-phone 01:aa:bb:cc:dd:ee:01
-1795320000 zz:bb:cc:dd:ee:02 192.168.1.51 * *
-0 aa:bb:cc:dd:ee:03 192.168.1.52 printer *
+const DNSMASQ_LEASES: &str = "1795320000 aa:bb:cc:dd:ee:01 192.0.2.50 bobs-phone 01:aa:bb:cc:dd:ee:01
+1795320000 zz:bb:cc:dd:ee:02 192.0.2.51 * *
+0 aa:bb:cc:dd:ee:03 192.0.2.52 printer *
 duid 00:01:00:01:2c:aa:bb:cc:dd:ee:ff:00:11
 1795320000 1234567 2001:db8::50 laptop 00:01:00:01
-17953x0000 aa:bb:cc:dd:ee:04 192.168.1.53 y *
+17953x0000 aa:bb:cc:dd:ee:04 192.0.2.53 y *
 ";
 
 const DHCPD_LEASES: &str = r#"# The format of this file is documented in the dhcpd.leases(5) manual page.
 authoring-byte-order little-endian;
 server-duid "\000\001\000\001";
 
-lease 192.168.1.60 {
+lease 192.0.2.60 {
   starts 0 2026/11/22 00:00:00;
   ends 0 2026/11/22 12:00:00;
   cltt 0 2026/11/22 00:00:00;
@@ -33,25 +33,25 @@ lease 192.168.1.60 {
   uid "\001\252\273\314\335\356\001";
   client-hostname "bobs-phone";
 }
-lease 192.168.1.60 {
+lease 192.0.2.60 {
   starts 0 2026/11/22 12:00:00;
   ends never;
   binding state active;
   hardware ethernet aa:bb:cc:dd:ee:09;
   client-hostname "guest-laptop";
 }
-lease 192.168.1.61 {
+lease 192.0.2.61 {
   starts 0 2026/11/22 00:00:00;
   ends 0 2026/11/22 12:00:00;
   binding state free;
   hardware ethernet aa:bb:cc:dd:ee:0a;
 }
-lease 192.168.1.62 {
+lease 192.0.2.62 {
   starts epoch 1795312800; # Sun Nov 22 00:00:00 2026
   ends 0 2026/13/22 12:00:00;
   hardware ethernet aa:bb:cc:dd:ee:0b;
 }
-lease 192.168.1.63 {
+lease 192.0.2.63 {
   starts epoch 1795312800;
   ends epoch 1795356000;
   hardware ethernet aa:bb:cc:dd:ee:0c;
@@ -59,10 +59,10 @@ lease 192.168.1.63 {
 failover peer "dhcp-failover" state {
   my state normal at 1 2026/11/20 10:00:00;
 }
-lease 192.168.1.999 {
+lease 192.0.2.999 {
   starts 0 2026/11/22 00:00:00;
 }
-lease 192.168.1.64 {
+lease 192.0.2.64 {
   starts 0 2026/11/22 00:00:00;
 "#;
 
@@ -101,7 +101,7 @@ fn dnsmasq_leases_with_errors() {
 fn dhcpd_leases_blocks_states_and_errors() {
     let r = dhcpd_leases::read(DHCPD_LEASES.as_bytes());
     let ips: Vec<String> = r.records.iter().map(|l| l.ip.to_string()).collect();
-    assert_eq!(ips, ["192.168.1.60", "192.168.1.60", "192.168.1.63"]);
+    assert_eq!(ips, ["192.0.2.60", "192.0.2.60", "192.0.2.63"]);
     let errs: Vec<_> = r.errors.iter().map(|e| (e.line_no, e.kind, e.field)).collect();
     assert_eq!(
         errs,
@@ -121,7 +121,7 @@ fn resolver_answers_by_time_interval() {
     res.add_static(static_map::read(STATIC.as_bytes()).records);
     res.add_leases(dhcpd_leases::read(DHCPD_LEASES.as_bytes()).records);
     res.add_leases(dnsmasq_leases::read(DNSMASQ_LEASES.as_bytes(), 3600).records);
-    let ip = "192.168.1.60".parse().expect("ip");
+    let ip = "192.0.2.60".parse().expect("ip");
     // Morning: Bob's phone (named through the static map by MAC).
     let id = res.resolve(ip, Some(ts("2026-11-22T06:00:00Z"))).expect("morning");
     assert_eq!(id.device.as_deref(), Some("phone-bob"));
@@ -136,7 +136,7 @@ fn resolver_answers_by_time_interval() {
     assert!(res.resolve(ip, Some(ts("2026-11-21T15:00:00Z"))).is_none());
     // Static IP entries answer at any time.
     let id = res
-        .resolve("192.168.1.10".parse().expect("ip"), Some(ts("2020-01-01T00:00:00Z")))
+        .resolve("192.0.2.10".parse().expect("ip"), Some(ts("2020-01-01T00:00:00Z")))
         .expect("static");
     assert_eq!(
         (id.device.as_deref(), id.user.as_deref()),
@@ -144,7 +144,7 @@ fn resolver_answers_by_time_interval() {
     );
     assert_eq!(id.source, IdentitySource::Static);
     // dnsmasq lease: valid for the assumed hour before expiry only.
-    let ip50 = "192.168.1.50".parse().expect("ip");
+    let ip50 = "192.0.2.50".parse().expect("ip");
     assert!(res
         .resolve(ip50, Some(Timestamp::from_unix_secs(1_795_317_000)))
         .is_some());
@@ -158,7 +158,7 @@ fn resolver_enriches_events() {
     let mut res = IdentityResolver::new();
     res.add_static(static_map::read(STATIC.as_bytes()).records);
     res.add_leases(dhcpd_leases::read(DHCPD_LEASES.as_bytes()).records);
-    let line = b"22-Nov-2026 06:00:00.000 queries: info: client @0x1 192.168.1.60#5000 (www.tiktok.com): query: www.tiktok.com IN A + (192.168.1.1)";
+    let line = b"22-Nov-2026 06:00:00.000 queries: info: client @0x1 192.0.2.60#5000 (www.tiktok.com): query: www.tiktok.com IN A + (192.0.2.1)";
     let mut p = Parser::new(Format::BindQuery, &crate::support::opts());
     let mut ev = p.parse_line(line, 1, 0).expect("some").expect("event");
     res.enrich(&mut ev);

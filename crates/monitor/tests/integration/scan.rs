@@ -183,7 +183,7 @@ fn bind_clock_change_falls_back_to_order() {
     for (month, n) in [("Dec", 400), ("Jan", 400)] {
         for i in 0..n {
             t.push_str(&format!(
-                "{month} 31 23:59:{:02} ns1 named[1]: client @0x7f 10.0.0.{}#5353 (www.tiktok.com): query: www.tiktok.com IN A + (10.0.0.1)\n",
+                "{month} 31 23:59:{:02} ns1 named[1]: client @0x7f 203.0.113.{}#5353 (www.tiktok.com): query: www.tiktok.com IN A + (203.0.113.1)\n",
                 i % 60,
                 i % 250
             ));
@@ -201,13 +201,13 @@ fn bind_classic_large_synthetic() {
     let mut t = String::new();
     for i in 0..5000u32 {
         if i % 10 == 0 {
-            t.push_str(&format!("22-Nov-2026 02:{:02}:{:02}.{:03} query-errors: info: client @0x7fe822113098 10.1.{}.{}#{} (dns.google): query failed (REFUSED) for dns.google/IN/A at query.c:5708\n", i / 60 % 60, i % 60, i % 1000, i % 200, i % 250, 1024 + i));
+            t.push_str(&format!("22-Nov-2026 02:{:02}:{:02}.{:03} query-errors: info: client @0x7fe822113098 198.18.{}.{}#{} (dns.google): query failed (REFUSED) for dns.google/IN/A at query.c:5708\n", i / 60 % 60, i % 60, i % 1000, i % 200, i % 250, 1024 + i));
         } else if i % 333 == 0 {
             t.push_str(
-                "22-Nov-2026 02:00:00.000 queries: info: client @0x7f 10.1.2.300#1 (x): query: x IN A + (10.0.0.53)\n",
+                "22-Nov-2026 02:00:00.000 queries: info: client @0x7f 198.18.2.300#1 (x): query: x IN A + (203.0.113.53)\n",
             );
         } else {
-            t.push_str(&format!("22-Nov-2026 02:{:02}:{:02}.{:03} queries: info: client @0x7fe822113098 10.1.{}.{}#{} (www.tiktok.com): query: www.tiktok.com IN A +E(0)K (10.0.0.53)\n", i / 60 % 60, i % 60, i % 1000, i % 200, i % 250, 1024 + i));
+            t.push_str(&format!("22-Nov-2026 02:{:02}:{:02}.{:03} queries: info: client @0x7fe822113098 198.18.{}.{}#{} (www.tiktok.com): query: www.tiktok.com IN A +E(0)K (203.0.113.53)\n", i / 60 % 60, i % 60, i % 1000, i % 200, i % 250, 1024 + i));
         }
     }
     let path = temp_file("bind-query.log", t.as_bytes());
