@@ -259,3 +259,45 @@ fn receives_syslog_over_udp_and_tcp_in_both_header_formats() {
         (Some("tiktok"), Some("got-through"))
     );
 }
+
+#[test]
+fn once_reads_to_the_end_names_devices_and_remembers_where_it_stopped() {
+    let dir = support::tempdir("follow-once");
+    let log = dir.join("query.log");
+    let devices = dir.join("devices.csv");
+    std::fs::write(&devices, "203.0.113.7,reception-pc,alice\n").expect("devices");
+    append(
+        &log,
+        &(bind_query(1, "203.0.113.7", "www.tiktok.com") + &bind_query(2, "203.0.113.8", "example.org")),
+    );
+    let run = || {
+        support::appwarden(&[
+            "monitor",
+            "follow",
+            log.to_str().expect("utf-8"),
+            "--once",
+            "--devices",
+            devices.to_str().expect("utf-8"),
+            "--data-dir",
+            dir.join("data").to_str().expect("utf-8"),
+        ])
+    };
+    let o = run();
+    assert!(o.status.success(), "{}", support::stderr(&o));
+    let lines: Vec<serde_json::Value> = support::stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0]["app"], "tiktok");
+    assert_eq!(lines[0]["device"], "reception-pc", "named from the device map");
+    assert_eq!(lines[0]["user"], "alice");
+    // nothing new: nothing printed
+    let o = run();
+    assert!(support::stdout(&o).trim().is_empty(), "{}", support::stdout(&o));
+    append(&log, &bind_query(3, "203.0.113.9", "mask.icloud.com"));
+    let o = run();
+    let out = support::stdout(&o);
+    assert_eq!(out.lines().count(), 1, "only the new line: {out}");
+    assert!(out.contains("\"bypass\""), "{out}");
+}
