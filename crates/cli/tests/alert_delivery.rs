@@ -136,7 +136,7 @@ fn alert_count(data: &Path) -> usize {
         .unwrap_or(0)
 }
 
-fn wait(what: &str, secs: u64, cond: impl Fn() -> bool) {
+fn wait(what: &str, secs: u64, mut cond: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(secs);
     while Instant::now() < deadline {
         if cond() {
@@ -366,4 +366,108 @@ format = "bind"
     assert_eq!(own["labels"]["app"], "tiktok", "{own}");
     let followed = find("203.0.113.9");
     assert_eq!(followed["labels"]["kind"], "bypass", "{followed}");
+}
+
+fn open_group_policy(conf: &Path, open_net: &str) {
+    std::fs::write(
+        conf,
+        format!(
+            r#"[organisation]
+name = "Test"
+profile = "retail"
+jurisdiction = "DE"
+
+[[group]]
+id = "corporate"
+default = true
+
+[[group]]
+id = "open"
+clients = ["{open_net}"]
+allow_outside_sandbox = "allow"
+
+[monitor]
+poll_ms = 20
+[[monitor.files]]
+path = "query.log"
+format = "bind"
+"#
+        ),
+    )
+    .expect("write config");
+}
+
+#[test]
+fn a_reload_gives_the_log_follower_the_new_plan() {
+    let dir = support::tempdir("serve-reload-monitor");
+    let data = dir.join("data");
+    let log = dir.join("query.log");
+    let conf = dir.join("appwarden.toml");
+    // 203.0.113.7 is in a group that may use TikTok (retail: allowed outside the sandbox)
+    open_group_policy(&conf, "203.0.113.0/24");
+    let dns_port = std::net::UdpSocket::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let dead = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+    let mut serve = Command::new(env!("CARGO_BIN_EXE_appwarden"))
+        .args(["serve", "--config"])
+        .arg(&conf)
+        .args(["--listen", &format!("127.0.0.1:{dns_port}")])
+        .args(["--upstream", &dead.local_addr().expect("addr").to_string()])
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["--api", "off", "--log-level", "warn"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start serve");
+    let clients = || -> Vec<String> {
+        let o = support::appwarden(&[
+            "alerts",
+            "list",
+            "--format",
+            "json",
+            "--data-dir",
+            data.to_str().expect("utf-8"),
+        ]);
+        serde_json::from_slice::<serde_json::Value>(&o.stdout)
+            .ok()
+            .and_then(|v| v.as_array().cloned())
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|a| a["labels"]["client"].as_str().map(str::to_string))
+            .collect()
+    };
+    // a corporate client in the same round shows the log was read
+    append(
+        &log,
+        &(bind_query(1, "203.0.113.7", "www.tiktok.com") + &bind_query(2, "198.51.100.5", "www.tiktok.com")),
+    );
+    wait("the corporate client's alert", 20, || {
+        clients().contains(&"198.51.100.5".to_string())
+    });
+    assert!(
+        !clients().contains(&"203.0.113.7".to_string()),
+        "the open group may use TikTok"
+    );
+
+    // the open group moves elsewhere: 203.0.113.7 is corporate now
+    open_group_policy(&conf, "192.0.2.0/24");
+    let hup = Command::new("kill")
+        .args(["-HUP", &serve.id().to_string()])
+        .status()
+        .expect("kill -HUP");
+    assert!(hup.success());
+    // the reload is asynchronous: keep writing until the follower judges with the new plan
+    let mut n = 3;
+    wait("an alert for the client under the new plan", 20, || {
+        append(&log, &bind_query(n, "203.0.113.7", "www.tiktok.com"));
+        n += 1;
+        std::thread::sleep(Duration::from_millis(200));
+        clients().contains(&"203.0.113.7".to_string())
+    });
+    let _ = Command::new("kill").args(["-TERM", &serve.id().to_string()]).status();
+    assert!(serve.wait().expect("reap").success());
 }
