@@ -295,10 +295,22 @@ impl Cache {
 
     /// Looks `q` up; on a hit writes the response for `q` into `out`.
     pub fn get(&self, key: KeyRef<'_>, q: &Query<'_>, generation: u64, group: usize, out: &mut Vec<u8>) -> Option<Hit> {
+        self.get_at(Instant::now(), key, q, generation, group, out)
+    }
+
+    /// [`Cache::get`] with the time of the query's arrival (read once per batch of datagrams).
+    pub fn get_at(
+        &self,
+        now: Instant,
+        key: KeyRef<'_>,
+        q: &Query<'_>,
+        generation: u64,
+        group: usize,
+        out: &mut Vec<u8>,
+    ) -> Option<Hit> {
         if self.cfg.max_mib == 0 {
             return None;
         }
-        let now = Instant::now();
         let mut inner = self.inner.lock().ok()?;
         let e = inner.map.get_mut(&key)?;
         let age = now.saturating_duration_since(e.stored).as_secs() as u32;

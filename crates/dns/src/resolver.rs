@@ -194,6 +194,24 @@ enum Inspect {
 thread_local! {
     /// Whether this thread batches its events (a UDP worker, which flushes when idle).
     static BATCHING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// On a batching thread, when its current batch of datagrams arrived
+    /// (monotonic, and Unix milliseconds): the clock is read once per batch,
+    /// not several times per query.
+    static BATCH_CLOCK: std::cell::Cell<Option<(Instant, u64)>> = const { std::cell::Cell::new(None) };
+}
+
+/// Reads the clock for the batch of datagrams the calling batching thread
+/// has just received; its queries count their latency and take their event
+/// time from here.
+pub fn start_batch() {
+    BATCH_CLOCK.with(|c| c.set(Some((Instant::now(), store::now_ms()))));
+}
+
+/// When the query being handled arrived: the batch's time on a batching thread, else now.
+fn arrival() -> Instant {
+    BATCH_CLOCK
+        .with(std::cell::Cell::get)
+        .map_or_else(Instant::now, |(t, _)| t)
 }
 
 /// Marks the calling thread as one that batches query events and calls
@@ -203,7 +221,9 @@ pub fn mark_batching_thread() {
 }
 
 fn event_time() -> u64 {
-    store::now_ms()
+    BATCH_CLOCK
+        .with(std::cell::Cell::get)
+        .map_or_else(store::now_ms, |(_, ms)| ms)
 }
 
 impl Resolver {
@@ -270,11 +290,11 @@ impl Resolver {
 
     fn rule_fields(state: &State, rule: u32) -> (Option<Arc<str>>, Option<Arc<str>>, bool) {
         use crate::matcher::RuleSource;
+        let category = Some(state.matcher.rule_category(rule).clone());
         match &state.matcher.rule(rule).source {
-            RuleSource::App { app, category, .. } => (Some(app.clone()), Some(category.clone()), false),
-            RuleSource::Bypass { app, method } => (Some(app.clone()), Some(Arc::from(*method)), true),
-            RuleSource::Custom => (None, Some(Arc::from("custom")), false),
-            RuleSource::List(name) => (None, Some(Arc::from(format!("list:{name}"))), false),
+            RuleSource::App { app, .. } => (Some(app.clone()), category, false),
+            RuleSource::Bypass { app, .. } => (Some(app.clone()), category, true),
+            RuleSource::Custom | RuleSource::List(_) => (None, category, false),
         }
     }
 
@@ -404,7 +424,7 @@ impl Resolver {
         client_id: Option<&str>,
         out: &mut Vec<u8>,
     ) -> Step {
-        let started = Instant::now();
+        let started = arrival();
         self.metrics.queries[Self::transport_index(transport)].fetch_add(1, Ordering::Relaxed);
         let q = match wire::parse_query(packet) {
             Ok(q) => q,
@@ -522,7 +542,7 @@ impl Resolver {
         }
         let mut key_buf = [0u8; 256];
         let key = KeyRef::of(&q, &mut key_buf);
-        if let Some(hit) = self.cache.get(key, &q, state.generation, group, out) {
+        if let Some(hit) = self.cache.get_at(started, key, &q, state.generation, group, out) {
             self.metrics.cache_hits.fetch_add(1, Ordering::Relaxed);
             let mut rc = hit.rcode;
             let needs_check = hit

@@ -436,7 +436,10 @@ fn udp_loop(sock: &Arc<StdUdpSocket>, r: &Arc<Resolver>, rt: &tokio::runtime::Ha
         {
             let mut iovs: Vec<[IoSliceMut<'_>; 1]> = bufs.iter_mut().map(|b| [IoSliceMut::new(&mut b[..])]).collect();
             match recvmmsg(fd, &mut rhdr, iovs.iter_mut(), MsgFlags::MSG_WAITFORONE, None) {
-                Ok(msgs) => received.extend(msgs.map(|m| (m.bytes, m.address.as_ref().and_then(to_std)))),
+                Ok(msgs) => {
+                    crate::resolver::start_batch();
+                    received.extend(msgs.map(|m| (m.bytes, m.address.as_ref().and_then(to_std))));
+                }
                 Err(nix::errno::Errno::EAGAIN | nix::errno::Errno::EINTR) => {
                     r.events().flush_local();
                     continue;

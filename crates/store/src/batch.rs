@@ -17,7 +17,10 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use rustc_hash::FxHashMap;
+use std::hash::BuildHasher;
+
+use hashbrown::HashTable;
+use rustc_hash::{FxBuildHasher, FxHashMap};
 
 use crate::{MatchReason, QueryDecision, QueryEvent, Transport};
 
@@ -47,8 +50,12 @@ fn get_varint(b: &[u8], i: &mut usize) -> Option<u64> {
 /// Builds one batch.
 #[derive(Default)]
 pub struct BatchEncoder {
-    strings: Vec<String>,
-    index: FxHashMap<String, u32>,
+    /// The string table as it is written (length varint, bytes), in id order.
+    strtab: Vec<u8>,
+    nstrings: u32,
+    /// Each string once: (offset of its bytes in `strtab`, length, id).
+    index: HashTable<(u32, u32, u32)>,
+    hasher: FxBuildHasher,
     events: Vec<u8>,
     count: u32,
     base_ms: u64,
@@ -58,14 +65,24 @@ pub struct BatchEncoder {
 }
 
 impl BatchEncoder {
+    /// The id of `s` in this batch's string table, adding it if new (no allocation per string).
     fn sid(&mut self, s: &str) -> u32 {
-        if let Some(&i) = self.index.get(s) {
-            return i;
+        let s = s.as_bytes();
+        let h = self.hasher.hash_one(s);
+        let tab = &self.strtab;
+        if let Some(&(_, _, id)) = self.index.find(h, |&(o, l, _)| &tab[o as usize..(o + l) as usize] == s) {
+            return id;
         }
-        let i = self.strings.len() as u32;
-        self.strings.push(s.to_string());
-        self.index.insert(s.to_string(), i);
-        i
+        let id = self.nstrings;
+        self.nstrings += 1;
+        put_varint(&mut self.strtab, s.len() as u64);
+        let off = self.strtab.len() as u32;
+        self.strtab.extend_from_slice(s);
+        let (tab, hasher) = (&self.strtab, &self.hasher);
+        self.index.insert_unique(h, (off, s.len() as u32, id), |&(o, l, _)| {
+            hasher.hash_one(&tab[o as usize..(o + l) as usize])
+        });
+        id
     }
 
     fn opt(&mut self, s: Option<&str>) -> u64 {
@@ -145,15 +162,11 @@ impl BatchEncoder {
 
     /// Finishes: (first_ms, last_ms, count, blob, per-client counts, per-app counts). Resets the encoder.
     pub fn finish(&mut self) -> EncodedBatch {
-        let mut blob =
-            Vec::with_capacity(self.events.len() + self.strings.iter().map(|s| s.len() + 2).sum::<usize>() + 16);
+        let mut blob = Vec::with_capacity(self.events.len() + self.strtab.len() + 32);
         blob.push(VERSION);
         put_varint(&mut blob, self.base_ms);
-        put_varint(&mut blob, self.strings.len() as u64);
-        for s in &self.strings {
-            put_varint(&mut blob, s.len() as u64);
-            blob.extend_from_slice(s.as_bytes());
-        }
+        put_varint(&mut blob, u64::from(self.nstrings));
+        blob.extend_from_slice(&self.strtab);
         put_varint(&mut blob, u64::from(self.count));
         blob.extend_from_slice(&self.events);
         let batch = EncodedBatch {
@@ -164,7 +177,8 @@ impl BatchEncoder {
             clients: self.clients.drain().collect(),
             apps: self.apps.drain().collect(),
         };
-        self.strings.clear();
+        self.strtab.clear();
+        self.nstrings = 0;
         self.index.clear();
         self.events.clear();
         self.count = 0;

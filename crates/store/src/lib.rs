@@ -458,7 +458,8 @@ pub const LOCAL_FLUSH: Duration = Duration::from_millis(50);
 static SINK_IDS: AtomicU64 = AtomicU64::new(1);
 
 thread_local! {
-    static LOCAL: std::cell::RefCell<(u64, Vec<QueryEvent>, Option<Instant>)> =
+    /// (sink id, events, time_ms of the first event)
+    static LOCAL: std::cell::RefCell<(u64, Vec<QueryEvent>, Option<u64>)> =
         const { std::cell::RefCell::new((0, Vec::new(), None)) };
 }
 
@@ -507,7 +508,9 @@ impl EventSink {
     }
 
     /// Adds an event to this thread's batch; sends the batch when it is full
-    /// or old. Call [`EventSink::flush_local`] when the thread goes idle.
+    /// or its first event is [`LOCAL_FLUSH`] older than this one (by their
+    /// `time_ms`: no clock is read here). Call [`EventSink::flush_local`]
+    /// when the thread goes idle.
     pub fn emit_batched(&self, e: QueryEvent) {
         if self.tx.is_none() {
             return;
@@ -519,9 +522,10 @@ impl EventSink {
                 l.1.clear();
             }
             l.0 = self.id;
+            let first = *l.2.get_or_insert(e.time_ms);
+            let old = e.time_ms.saturating_sub(first) >= LOCAL_FLUSH.as_millis() as u64;
             l.1.push(e);
-            let started = *l.2.get_or_insert_with(Instant::now);
-            (l.1.len() >= LOCAL_BATCH || started.elapsed() >= LOCAL_FLUSH).then(|| {
+            (l.1.len() >= LOCAL_BATCH || old).then(|| {
                 l.2 = None;
                 std::mem::replace(&mut l.1, Vec::with_capacity(LOCAL_BATCH))
             })
@@ -743,12 +747,24 @@ mod tests {
         assert_eq!((tiny.sent(), tiny.dropped()), (1, 9));
         // batched: nothing is sent until the batch fills or is flushed
         drop(rx.try_recv());
+        let at = |i: u64, ms: u64| QueryEvent {
+            time_ms: ms,
+            ..event(i)
+        };
+        let t0 = now_ms();
         for i in 0..(LOCAL_BATCH as u64 + 10) {
-            tiny.emit_batched(event(i));
+            tiny.emit_batched(at(i, t0));
         }
         assert_eq!(rx.try_recv().map(|b| b.len()).ok(), Some(LOCAL_BATCH));
         tiny.flush_local();
         assert_eq!(rx.try_recv().map(|b| b.len()).ok(), Some(10));
+        // a slow trickle goes out once its first event is LOCAL_FLUSH older than the newest
+        let step = LOCAL_FLUSH.as_millis() as u64 / 2;
+        tiny.emit_batched(at(0, t0));
+        tiny.emit_batched(at(1, t0 + step));
+        assert!(rx.try_recv().is_err(), "young batch waits");
+        tiny.emit_batched(at(2, t0 + 2 * step));
+        assert_eq!(rx.try_recv().map(|b| b.len()).ok(), Some(3));
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
