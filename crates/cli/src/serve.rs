@@ -306,7 +306,9 @@ pub fn run(args: &ServeArgs) -> Result<()> {
             }))),
             dir: args.data_dir.clone(),
             queue: loaded.dns.query_log.queue,
-            batch: 2048,
+            // one row per 8192 events (or per flush): a name repeated within a row is stored
+            // once, so bigger rows write fewer bytes and fewer transactions under load
+            batch: 8192,
             flush_every: Duration::from_millis(500),
             retention_days: loaded.dns.query_log.retention_days,
         })

@@ -482,7 +482,8 @@ impl Resolver {
             }
         }
         let udp_limit = (transport == Transport::Udp).then(|| wire::udp_limit(&q, self.opts.edns_udp_size));
-        let state = self.state.load_full();
+        // a guard, not a counted Arc: queries answered here never touch the refcount
+        let state = self.state.load();
         let group = client_id
             .and_then(|id| state.matcher.group_for_client_id(id))
             .unwrap_or_else(|| state.matcher.group_for(client));
@@ -602,7 +603,7 @@ impl Resolver {
                     client,
                     transport,
                     started,
-                    state: state.clone(),
+                    state: Arc::clone(&state),
                     udp_limit: None,
                     refresh_only: true,
                 })
@@ -635,7 +636,7 @@ impl Resolver {
             client,
             transport,
             started,
-            state,
+            state: arc_swap::Guard::into_inner(state),
             udp_limit,
             refresh_only: false,
         }))

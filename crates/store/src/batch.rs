@@ -62,12 +62,35 @@ pub struct BatchEncoder {
     last_ms: u64,
     clients: FxHashMap<IpAddr, u32>,
     apps: FxHashMap<Arc<str>, u32>,
+    /// The last few shared strings seen in this batch, with their ids.
+    recent_arcs: [Option<(Arc<str>, u32)>; 4],
 }
 
 impl BatchEncoder {
     /// The id of `s` in this batch's string table, adding it if new (no allocation per string).
     fn sid(&mut self, s: &str) -> u32 {
-        let s = s.as_bytes();
+        self.sid_bytes(s.as_bytes())
+    }
+
+    /// [`BatchEncoder::sid`] for a shared string (group, app, category,
+    /// upstream): the last few are remembered by address, so the same `Arc`
+    /// is not hashed again for every event.
+    fn sid_arc(&mut self, s: &Arc<str>) -> u32 {
+        if let Some((_, id)) = self.recent_arcs.iter().flatten().find(|(a, _)| Arc::ptr_eq(a, s)) {
+            return *id;
+        }
+        let id = self.sid_bytes(s.as_bytes());
+        self.recent_arcs.rotate_right(1);
+        // the clone keeps the string alive, so its address cannot be reused by another while remembered
+        self.recent_arcs[0] = Some((s.clone(), id));
+        id
+    }
+
+    fn opt_arc(&mut self, s: Option<&Arc<str>>) -> u64 {
+        s.map_or(0, |s| u64::from(self.sid_arc(s)) + 1)
+    }
+
+    fn sid_bytes(&mut self, s: &[u8]) -> u32 {
         let h = self.hasher.hash_one(s);
         let tab = &self.strtab;
         if let Some(&(_, _, id)) = self.index.find(h, |&(o, l, _)| &tab[o as usize..(o + l) as usize] == s) {
@@ -110,12 +133,12 @@ impl BatchEncoder {
         if let Some(a) = &e.app {
             *self.apps.entry(a.clone()).or_insert(0) += 1;
         }
-        let g = self.sid(&e.group);
+        let g = self.sid_arc(&e.group);
         let q = self.sid(&e.qname);
         let rule = self.opt(e.rule.as_deref());
-        let app = self.opt(e.app.as_deref());
-        let cat = self.opt(e.category.as_deref());
-        let up = self.opt(e.upstream.as_deref());
+        let app = self.opt_arc(e.app.as_ref());
+        let cat = self.opt_arc(e.category.as_ref());
+        let up = self.opt_arc(e.upstream.as_ref());
         let out = &mut self.events;
         put_varint(out, e.time_ms.saturating_sub(self.base_ms));
         match e.client {
@@ -180,6 +203,8 @@ impl BatchEncoder {
         self.strtab.clear();
         self.nstrings = 0;
         self.index.clear();
+        // ids are per batch
+        self.recent_arcs = Default::default();
         self.events.clear();
         self.count = 0;
         batch
@@ -348,6 +373,37 @@ mod tests {
         assert_eq!(decode(&b.blob).expect("decodes"), events);
         assert!(b.blob.len() < 500 * 30, "compact: {} bytes", b.blob.len());
         assert!(enc.is_empty());
+    }
+
+    #[test]
+    fn shared_strings_are_interned_per_batch() {
+        // the same Arcs across batches, and more distinct Arcs than the encoder remembers
+        let groups: Vec<Arc<str>> = ["corporate", "byod", "guest", "lab", "kiosk", "staff"]
+            .into_iter()
+            .map(Arc::from)
+            .collect();
+        let ups: Vec<Arc<str>> = vec![Arc::from("198.51.100.53:53"), Arc::from("198.51.100.54:53")];
+        let mut enc = BatchEncoder::default();
+        for round in 0..3u64 {
+            let events: Vec<QueryEvent> = (0..40u64)
+                .map(|i| {
+                    let j = i + round * 7;
+                    QueryEvent {
+                        group: groups[(j % 6) as usize].clone(),
+                        upstream: Some(ups[(j % 2) as usize].clone()),
+                        // equal text in a different Arc
+                        category: Some(Arc::from(if j % 2 == 0 { "social-video" } else { "messaging" })),
+                        ..event(j)
+                    }
+                })
+                .collect();
+            // a batch that starts with strings the previous batch ended with
+            for e in &events {
+                enc.push(e);
+            }
+            let b = enc.finish();
+            assert_eq!(decode(&b.blob).expect("decodes"), events, "round {round}");
+        }
     }
 
     #[test]
