@@ -180,6 +180,70 @@ impl<'a> Event<'a> {
         }
     }
 
+    /// Makes this an empty event from the given sensor, as [`Event::new`],
+    /// keeping the answers' allocation and the origin's file (for parsers
+    /// that fill one event per line in place).
+    pub(crate) fn reset(&mut self, dataset: &'static str, observer_type: &'static str, observer_product: &'static str) {
+        // field by field, in place (every field is named: a new one must be reset here too)
+        let Event {
+            timestamp,
+            dataset: ds,
+            action,
+            source_ip,
+            source_port,
+            destination_ip,
+            destination_port,
+            device_id,
+            host_name,
+            user_name,
+            dns_type,
+            dns_id,
+            dns_question_name,
+            dns_question_type,
+            dns_answers,
+            dns_response_code,
+            tls_server_name,
+            url_domain,
+            url_original,
+            http_status,
+            transport,
+            rule_name,
+            observer_type: ot,
+            observer_product: op,
+            original: Origin { file: _, line, offset },
+        } = self;
+        *timestamp = None;
+        *ds = dataset;
+        *action = Action::Unknown;
+        *source_ip = None;
+        *source_port = None;
+        *destination_ip = None;
+        *destination_port = None;
+        for c in [
+            device_id,
+            host_name,
+            user_name,
+            dns_question_name,
+            dns_question_type,
+            dns_response_code,
+            tls_server_name,
+            url_domain,
+            url_original,
+            transport,
+            rule_name,
+        ] {
+            *c = None;
+        }
+        *dns_type = None;
+        *dns_id = None;
+        dns_answers.clear();
+        *http_status = None;
+        *ot = observer_type;
+        *op = observer_product;
+        *line = 0;
+        *offset = 0;
+    }
+
     /// Copies every borrowed field so the event outlives the line buffer.
     pub fn into_owned(self) -> Event<'static> {
         Event {

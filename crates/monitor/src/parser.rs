@@ -8,7 +8,7 @@ use crate::parse::bind::BindParser;
 use crate::parse::dnsmasq::{DnsmasqParser, Flavor};
 use crate::parse::unbound::UnboundParser;
 use crate::parse::zeek::{ZeekJsonParser, ZeekLog, ZeekTsvParser};
-use crate::parse::{adguard, blocky, squid, suricata, Ctx, Outcome};
+use crate::parse::{adguard, blocky, squid, suricata, Ctx, Filled};
 use crate::stats::ParseStats;
 use std::io::{self, Read};
 use std::sync::Arc;
@@ -161,6 +161,21 @@ impl Parser {
         line_no: u64,
         byte_offset: u64,
     ) -> Option<Result<Event<'a>, ParseError>> {
+        let mut ev = Event::new("", "", "");
+        self.parse_line_into(line, line_no, byte_offset, &mut ev)
+            .map(|r| r.map(|()| ev))
+    }
+
+    /// [`Parser::parse_line`] into an event that is reused from line to line
+    /// (no event is built or moved per line; the answers keep their allocation).
+    /// On `Some(Ok(()))` `ev` is the line's event; otherwise its content is unspecified.
+    pub(crate) fn parse_line_into<'a>(
+        &mut self,
+        line: &'a [u8],
+        line_no: u64,
+        byte_offset: u64,
+        ev: &mut Event<'a>,
+    ) -> Option<Result<(), ParseError>> {
         self.stats.lines += 1;
         self.stats.bytes += line.len() as u64;
         let line = trim_eol(line);
@@ -181,17 +196,18 @@ impl Parser {
                 return Some(Err(err));
             }
         };
-        self.parse_text(text, line_no, byte_offset)
+        self.parse_text_into(text, line_no, byte_offset, ev)
     }
 
-    /// [`Parser::parse_line`] for a line already known to be UTF-8 (a block
-    /// checked as a whole).
-    pub(crate) fn parse_str<'a>(
+    /// [`Parser::parse_line_into`] for a line already known to be UTF-8 (a
+    /// block checked as a whole).
+    pub(crate) fn parse_str_into<'a>(
         &mut self,
         line: &'a str,
         line_no: u64,
         byte_offset: u64,
-    ) -> Option<Result<Event<'a>, ParseError>> {
+        ev: &mut Event<'a>,
+    ) -> Option<Result<(), ParseError>> {
         self.stats.lines += 1;
         self.stats.bytes += line.len() as u64;
         let line = trim_eol_str(line);
@@ -199,41 +215,50 @@ impl Parser {
             self.stats.record_skip("blank");
             return None;
         }
-        self.parse_text(line, line_no, byte_offset)
+        self.parse_text_into(line, line_no, byte_offset, ev)
     }
 
-    fn parse_text<'a>(
+    fn parse_text_into<'a>(
         &mut self,
         text: &'a str,
         line_no: u64,
         byte_offset: u64,
-    ) -> Option<Result<Event<'a>, ParseError>> {
+        ev: &mut Event<'a>,
+    ) -> Option<Result<(), ParseError>> {
         let ctx = self.ctx;
         let res = match &mut self.state {
-            State::Bind(p) => p.parse(text, &ctx),
-            State::Unbound(p) => p.parse(text, &ctx),
-            State::Dnsmasq(p) => p.parse(text, &ctx),
-            State::AdGuard => adguard::parse(text),
-            State::Blocky => blocky::parse(text, &ctx),
-            State::ZeekTsv(p) => p.parse(text),
-            State::ZeekJson(p) => p.parse(text),
-            State::Suricata => suricata::parse(text),
-            State::SquidNative => squid::parse_native(text),
-            State::SquidCombined => squid::parse_combined(text, &ctx),
-            State::NotALog => Ok(Outcome::Skip("identity_source")),
+            State::Bind(p) => p.parse_into(text, &ctx, ev),
+            State::ZeekTsv(p) => p.parse_into(text, ev),
+            State::Unbound(p) => p.parse(text, &ctx).map(|o| o.fill(ev)),
+            State::Dnsmasq(p) => p.parse(text, &ctx).map(|o| o.fill(ev)),
+            State::AdGuard => adguard::parse(text).map(|o| o.fill(ev)),
+            State::Blocky => blocky::parse(text, &ctx).map(|o| o.fill(ev)),
+            State::ZeekJson(p) => p.parse(text).map(|o| o.fill(ev)),
+            State::Suricata => suricata::parse(text).map(|o| o.fill(ev)),
+            State::SquidNative => squid::parse_native(text).map(|o| o.fill(ev)),
+            State::SquidCombined => squid::parse_combined(text, &ctx).map(|o| o.fill(ev)),
+            State::NotALog => Ok(Filled::Skip("identity_source")),
         };
         match res {
-            Ok(Outcome::Event(mut ev)) => {
+            Ok(Filled::Event) => {
                 self.stats.events += 1;
                 if ev.timestamp.is_none() && matches!(self.format, Format::ZeekTsv | Format::ZeekJson) {
                     self.stats.masked_timestamps += 1;
                 }
-                ev.original.file.clone_from(&self.file);
+                // an event reused from line to line keeps the file: no reference count per line
+                let same_file = match (&ev.original.file, &self.file) {
+                    (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+                    (None, None) => true,
+                    _ => false,
+                };
+                if !same_file {
+                    ev.original.file.clone_from(&self.file);
+                }
                 ev.original.line = line_no;
                 ev.original.offset = byte_offset;
-                Some(Ok(ev))
+                Some(Ok(()))
             }
-            Ok(Outcome::Skip(why)) => {
+            Ok(Filled::Skip(why)) => {
                 self.stats.record_skip(why);
                 None
             }

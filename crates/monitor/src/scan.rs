@@ -386,6 +386,8 @@ impl Piece {
 fn process_lines<S: Sink>(parser: &mut Parser, block: &[u8], line0: u64, off0: u64, max_line: usize, sink: &mut S) {
     // One UTF-8 check for the whole block; lines split at `\n` are then UTF-8 too.
     let text = std::str::from_utf8(block).ok();
+    // one event for the whole block, filled in place line after line
+    let mut ev = Event::new("", "", "");
     let mut line_no = line0;
     let mut off = off0;
     let mut start = 0usize;
@@ -398,11 +400,11 @@ fn process_lines<S: Sink>(parser: &mut Parser, block: &[u8], line0: u64, off0: u
             sink.error(parser.too_long(len as u64, max_line, line_no, off));
         } else {
             let r = match text {
-                Some(t) => parser.parse_str(&t[start..end], line_no, off),
-                None => parser.parse_line(&block[start..end], line_no, off),
+                Some(t) => parser.parse_str_into(&t[start..end], line_no, off, &mut ev),
+                None => parser.parse_line_into(&block[start..end], line_no, off, &mut ev),
             };
             match r {
-                Some(Ok(ev)) => sink.event(&ev),
+                Some(Ok(())) => sink.event(&ev),
                 Some(Err(e)) => sink.error(e),
                 None => {}
             }

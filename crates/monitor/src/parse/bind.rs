@@ -14,7 +14,7 @@
 use crate::error::{ErrorKind, LineError};
 use crate::event::{Action, DnsType, Event};
 use crate::parse::syslog::{split_ident, SyslogClock};
-use crate::parse::{normalize_name, parse_ip, split_ip_port, token, Ctx, Outcome};
+use crate::parse::{normalize_name, parse_ip, split_ip_port, token, Ctx, Filled};
 use crate::time::{month_from_abbr, parse_2, parse_hms, split_frac, Civil, Timestamp};
 use std::borrow::Cow;
 
@@ -31,10 +31,12 @@ impl BindParser {
         }
     }
 
-    pub(crate) fn parse<'a>(&mut self, line: &'a str, ctx: &Ctx) -> Result<Outcome<'a>, LineError> {
+    /// Parses one line into `ev` (reset first; its content is unspecified
+    /// unless the line is an event).
+    pub(crate) fn parse_into<'a>(&mut self, line: &'a str, ctx: &Ctx, ev: &mut Event<'a>) -> Result<Filled, LineError> {
         let (ts, rest) = self.timestamp(line, ctx)?;
         let Some(ci) = find_short(rest.as_bytes(), b"client ") else {
-            return Ok(Outcome::Skip("bind.other"));
+            return Ok(Filled::Skip("bind.other"));
         };
         let mut s = &rest[ci + 7..];
         if s.starts_with('@') {
@@ -60,7 +62,7 @@ impl BindParser {
             s = &r[colon + 2..];
         }
 
-        let mut ev = Event::new("bind.query", "dns", "bind");
+        ev.reset("bind.query", "dns", "bind");
         ev.timestamp = ts;
         ev.source_ip = Some(ip);
         ev.source_port = port;
@@ -82,7 +84,7 @@ impl BindParser {
                     ev.destination_ip = Some(parse_ip("destination.ip", &d[..end])?);
                 }
             }
-            return Ok(Outcome::Event(ev));
+            return Ok(Filled::Event);
         }
         if let Some(q) = s.strip_prefix("query failed (") {
             let close = q.find(')').ok_or_else(|| LineError::truncated("dns.response_code"))?;
@@ -96,7 +98,7 @@ impl BindParser {
             ev.dns_response_code = Some(Cow::Borrowed(rcode));
             ev.dns_question_name = Some(normalize_name(name));
             ev.dns_question_type = Some(Cow::Borrowed(qtype));
-            return Ok(Outcome::Event(ev));
+            return Ok(Filled::Event);
         }
         if let Some(r) = s.strip_prefix("rpz ") {
             // rpz QNAME NXDOMAIN rewrite name/TYPE/IN via owner
@@ -123,7 +125,7 @@ impl BindParser {
             };
             let via = r.strip_prefix("via ").map(|v| token(v).0).unwrap_or("");
             ev.rule_name = Some(Cow::Borrowed(if via.is_empty() { policy } else { via }));
-            return Ok(Outcome::Event(ev));
+            return Ok(Filled::Event);
         }
         if let Some(r) = s.strip_prefix("query (") {
             // security: query (cache) 'name/A/IN' denied
@@ -141,11 +143,11 @@ impl BindParser {
                     ev.dns_response_code = Some(Cow::Borrowed("REFUSED"));
                     ev.action = Action::Blocked;
                     ev.rule_name = Some(Cow::Borrowed("acl"));
-                    return Ok(Outcome::Event(ev));
+                    return Ok(Filled::Event);
                 }
             }
         }
-        Ok(Outcome::Skip("bind.other"))
+        Ok(Filled::Skip("bind.other"))
     }
 
     /// Reads whichever `print-time` form starts the line.

@@ -7,7 +7,10 @@
 
 use crate::error::{snippet, ErrorKind, LineError};
 use crate::event::{DnsAnswer, DnsType, Event};
-use crate::parse::{for_each_byte, infer_rtype, lower, normalize_name, parse_ip, parse_port, Outcome};
+use crate::parse::{
+    for_each_byte, infer_rtype, lower, normalize_name, parse_ip, parse_port, parse_u16, sep_positions, Filled, Outcome,
+    SEP_SLACK,
+};
 use crate::time::Timestamp;
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
@@ -99,7 +102,12 @@ pub struct ZeekTsvParser {
     hint: Option<ZeekLog>,
     /// Column index → slot (NONE when unused). Empty until `#fields`.
     cols: Vec<u8>,
+    /// The used columns, in order: (column index, slot).
+    used: Vec<(usize, usize)>,
 }
+
+/// Lines of up to this many fields take the fast path of [`ZeekTsvParser::fields`].
+const MAXF: usize = 40;
 
 impl ZeekTsvParser {
     pub(crate) fn new(hint: Option<ZeekLog>) -> Self {
@@ -111,10 +119,13 @@ impl ZeekTsvParser {
             log: None,
             hint,
             cols: Vec::new(),
+            used: Vec::new(),
         }
     }
 
-    pub(crate) fn parse<'a>(&mut self, line: &'a str) -> Result<Outcome<'a>, LineError> {
+    /// Parses one line into `ev` (reset first; its content is unspecified
+    /// unless the line is an event).
+    pub(crate) fn parse_into<'a>(&mut self, line: &'a str, ev: &mut Event<'a>) -> Result<Filled, LineError> {
         if line.starts_with('#') {
             return self.header(line);
         }
@@ -127,21 +138,111 @@ impl ZeekTsvParser {
         }
         let log = self.log.or(self.hint).unwrap_or(ZeekLog::Other);
         if log == ZeekLog::Other {
-            return Ok(Outcome::Skip("zeek.other_log"));
+            return Ok(Filled::Skip("zeek.other_log"));
         }
-        let mut v: [&str; NSLOTS] = [""; NSLOTS];
-        let mut have = [false; NSLOTS];
+        let v = self.fields(line)?;
+        ev.reset(log.dataset(), "ids", "zeek");
+        if let Some(ts) = v[TS] {
+            ev.timestamp = zeek_ts_text(ts)?;
+        }
+        if let Some(s) = v[ORIG_H] {
+            ev.source_ip = Some(parse_ip("id.orig_h", s)?);
+        }
+        if let Some(s) = v[ORIG_P] {
+            ev.source_port = Some(parse_port("id.orig_p", s)?);
+        }
+        if let Some(s) = v[RESP_H] {
+            ev.destination_ip = Some(parse_ip("id.resp_h", s)?);
+        }
+        if let Some(s) = v[RESP_P] {
+            ev.destination_port = Some(parse_port("id.resp_p", s)?);
+        }
+        ev.transport = v[PROTO].map(lower);
+        match log {
+            ZeekLog::Dns => {
+                if let Some(s) = v[TRANS_ID] {
+                    ev.dns_id = Some(parse_u16(s).ok_or_else(|| {
+                        LineError::new("trans_id", ErrorKind::Number, format!("bad id {}", snippet(s)))
+                    })?);
+                }
+                ev.dns_question_name = v[QUERY].map(unescape_name);
+                ev.dns_question_type = v[QTYPE_NAME].map(Cow::Borrowed);
+                ev.dns_response_code = v[RCODE_NAME].map(Cow::Borrowed);
+                ev.dns_type = Some(if ev.dns_response_code.is_some() {
+                    DnsType::Answer
+                } else {
+                    DnsType::Query
+                });
+                if let Some(a) = v[ANSWERS] {
+                    if a != self.empty {
+                        // the set separator is ASCII too (as `a.split(set_sep as char)`)
+                        let mut rest = a;
+                        loop {
+                            let (item, more) = match memchr::memchr(self.set_sep, rest.as_bytes()) {
+                                Some(i) => (&rest[..i], Some(&rest[i + 1..])),
+                                None => (rest, None),
+                            };
+                            let data = unescape(item);
+                            let rtype = answer_type(&data, ev.dns_question_type.as_ref());
+                            ev.dns_answers.push(DnsAnswer { data, rtype });
+                            match more {
+                                Some(m) => rest = m,
+                                None => break,
+                            }
+                        }
+                    }
+                }
+            }
+            ZeekLog::Ssl => ev.tls_server_name = v[SERVER_NAME].map(unescape_name),
+            ZeekLog::Http => ev.url_domain = v[HOST].map(host_only),
+            ZeekLog::Conn | ZeekLog::Other => {}
+        }
+        Ok(Filled::Event)
+    }
+
+    /// The line's values by slot (`None` when unset), after checking the field count.
+    #[inline]
+    fn fields<'a>(&self, line: &'a str) -> Result<[Option<&'a str>; NSLOTS], LineError> {
+        let mut v: [Option<&'a str>; NSLOTS] = [None; NSLOTS];
         let b = line.as_bytes();
+        let ncols = self.cols.len();
+        let unset = self.unset.as_bytes();
+        let is_unset = |s: &str| match unset {
+            [u] => s.len() == 1 && s.as_bytes()[0] == *u,
+            u => s.as_bytes() == u,
+        };
+        let count_error = |n: usize| {
+            LineError::new(
+                "#fields",
+                ErrorKind::FieldCount,
+                format!("{n} fields, header has {ncols}"),
+            )
+        };
+        // the separator is ASCII (the header's value is one byte of a UTF-8 string): slicing is safe
+        if ncols <= MAXF && b.len() < u32::MAX as usize {
+            // where the fields up to the last used one end, then only the used ones are looked at
+            let need = self.used.last().map_or(0, |&(c, _)| c + 1);
+            let mut ends = [0u32; MAXF + SEP_SLACK];
+            let n = sep_positions(b, self.sep, &mut ends, need);
+            if n + 1 != ncols {
+                return Err(count_error(n + 1));
+            }
+            for &(col, slot) in &self.used {
+                let start = if col == 0 { 0 } else { ends[col - 1] as usize + 1 };
+                let end = if col == n { b.len() } else { ends[col] as usize };
+                let s = &line[start..end];
+                v[slot] = (!is_unset(s)).then_some(s);
+            }
+            return Ok(v);
+        }
         let mut start = 0;
         let mut col = 0usize;
         let cols = &self.cols[..];
-        let ncols = cols.len();
-        // the separator is ASCII (the header's value is one byte of a UTF-8 string): slicing is safe
         let mut field_end = |end: usize| {
             if let Some(&slot) = cols.get(col) {
                 if slot != NONE {
-                    v[slot as usize] = &line[start..end];
-                    have[slot as usize] = true;
+                    let s = &line[start..end];
+                    v[slot as usize] = (!is_unset(s)).then_some(s);
                 }
             }
             col += 1;
@@ -150,70 +251,12 @@ impl ZeekTsvParser {
         for_each_byte(b, self.sep, &mut field_end);
         field_end(b.len());
         if col != ncols {
-            return Err(LineError::new(
-                "#fields",
-                ErrorKind::FieldCount,
-                format!("{col} fields, header has {ncols}"),
-            ));
+            return Err(count_error(col));
         }
-        let get = |i: usize| -> Option<&'a str> {
-            let s = v[i];
-            if !have[i] || s == self.unset {
-                None
-            } else {
-                Some(s)
-            }
-        };
-        let mut ev = Event::new(log.dataset(), "ids", "zeek");
-        if let Some(ts) = get(TS) {
-            ev.timestamp = zeek_ts_text(ts)?;
-        }
-        if let Some(s) = get(ORIG_H) {
-            ev.source_ip = Some(parse_ip("id.orig_h", s)?);
-        }
-        if let Some(s) = get(ORIG_P) {
-            ev.source_port = Some(parse_port("id.orig_p", s)?);
-        }
-        if let Some(s) = get(RESP_H) {
-            ev.destination_ip = Some(parse_ip("id.resp_h", s)?);
-        }
-        if let Some(s) = get(RESP_P) {
-            ev.destination_port = Some(parse_port("id.resp_p", s)?);
-        }
-        ev.transport = get(PROTO).map(lower);
-        match log {
-            ZeekLog::Dns => {
-                if let Some(s) = get(TRANS_ID) {
-                    ev.dns_id = Some(s.parse().map_err(|_| {
-                        LineError::new("trans_id", ErrorKind::Number, format!("bad id {}", snippet(s)))
-                    })?);
-                }
-                ev.dns_question_name = get(QUERY).map(|q| unescape_name(q));
-                ev.dns_question_type = get(QTYPE_NAME).map(Cow::Borrowed);
-                ev.dns_response_code = get(RCODE_NAME).map(Cow::Borrowed);
-                ev.dns_type = Some(if ev.dns_response_code.is_some() {
-                    DnsType::Answer
-                } else {
-                    DnsType::Query
-                });
-                if let Some(a) = get(ANSWERS) {
-                    if a != self.empty {
-                        for item in a.split(|c: char| c as u32 == u32::from(self.set_sep)) {
-                            let data = unescape(item);
-                            let rtype = answer_type(&data, ev.dns_question_type.as_deref());
-                            ev.dns_answers.push(DnsAnswer { data, rtype });
-                        }
-                    }
-                }
-            }
-            ZeekLog::Ssl => ev.tls_server_name = get(SERVER_NAME).map(|s| unescape_name(s)),
-            ZeekLog::Http => ev.url_domain = get(HOST).map(|h| host_only(h)),
-            ZeekLog::Conn | ZeekLog::Other => {}
-        }
-        Ok(Outcome::Event(ev))
+        Ok(v)
     }
 
-    pub(crate) fn header<'a>(&mut self, line: &'a str) -> Result<Outcome<'a>, LineError> {
+    pub(crate) fn header(&mut self, line: &str) -> Result<Filled, LineError> {
         // `#separator \x09` uses a space; the rest use the separator itself.
         if let Some(v) = line.strip_prefix("#separator ") {
             let bytes = unescape(v.trim());
@@ -227,7 +270,7 @@ impl ZeekTsvParser {
                     ))
                 }
             }
-            return Ok(Outcome::Skip("zeek.header"));
+            return Ok(Filled::Skip("zeek.header"));
         }
         let body = &line[1..];
         let (key, val) = match memchr::memchr(self.sep, body.as_bytes()) {
@@ -250,24 +293,67 @@ impl ZeekTsvParser {
             "path" => self.log = Some(ZeekLog::from_path(val)),
             "fields" => {
                 self.cols = val.split(self.sep as char).map(slot_of).collect();
+                self.used = (self.cols.iter().enumerate())
+                    .filter(|(_, s)| **s != NONE)
+                    .map(|(c, s)| (c, usize::from(*s)))
+                    .collect();
                 if self.cols.is_empty() {
                     return Err(LineError::new("#fields", ErrorKind::Header, "empty #fields"));
                 }
             }
             _ => {}
         }
-        Ok(Outcome::Skip("zeek.header"))
+        Ok(Filled::Skip("zeek.header"))
     }
 }
 
 /// Zeek TSV time: epoch seconds with fraction; `XXXXXXXXXX.XXXXXX` (btest) → None.
 fn zeek_ts_text(s: &str) -> Result<Option<Timestamp>, LineError> {
+    if let Some(t) = epoch_fast(s.as_bytes()) {
+        return Ok(Some(t));
+    }
     if s.bytes().all(|b| b == b'X' || b == b'.') {
         return Ok(None);
     }
     Timestamp::parse_epoch(s)
         .map(Some)
         .ok_or_else(|| LineError::new("ts", ErrorKind::Timestamp, format!("bad time {}", snippet(s))))
+}
+
+/// `Timestamp::parse_epoch` for the usual form, in one pass: 1–12 digits,
+/// optionally `.` and up to 9 digits. `None` for anything else (then the
+/// full parser decides).
+#[inline]
+fn epoch_fast(b: &[u8]) -> Option<Timestamp> {
+    let mut secs: i64 = 0;
+    let mut i = 0;
+    while i < b.len() && b[i].is_ascii_digit() {
+        secs = secs * 10 + i64::from(b[i] - b'0');
+        i += 1;
+    }
+    if i == 0 || i > 12 {
+        return None;
+    }
+    let mut nanos: i64 = 0;
+    if i < b.len() {
+        if b[i] != b'.' {
+            return None;
+        }
+        let frac = &b[i + 1..];
+        if frac.len() > 9 {
+            return None;
+        }
+        for &c in frac {
+            if !c.is_ascii_digit() {
+                return None;
+            }
+            nanos = nanos * 10 + i64::from(c - b'0');
+        }
+        nanos *= 10i64.pow(9 - frac.len() as u32);
+    }
+    Some(Timestamp::from_unix_nanos(
+        secs.checked_mul(1_000_000_000)?.checked_add(nanos)?,
+    ))
 }
 
 /// Decodes Zeek's `\xHH` escapes (and `\\`), borrowing when there are none.
@@ -294,7 +380,41 @@ fn unescape(s: &str) -> Cow<'_, str> {
     Cow::Owned(String::from_utf8_lossy(&out).into_owned())
 }
 
+/// No `\\` and no ASCII upper case in `b`, eight bytes at a time.
+#[inline]
+fn plain_name(b: &[u8]) -> bool {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    // a byte of `x` in 0x41..=0x5a (`A`..=`Z`), or equal to 0x5c (`\\`): exact
+    // for every byte value (bytes with the high bit set are masked out)
+    let flagged = |x: u64| {
+        let low = x & LOW7;
+        let upper = (LO * (127 + 0x5b) - low) & !x & (low + LO * (127 - 0x40)) & HI;
+        let y = (x ^ (LO * 0x5c)) & LOW7;
+        let backslash = !((y + LOW7) | x | LOW7) & HI;
+        upper | backslash != 0
+    };
+    let mut chunks = b.chunks_exact(8);
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        if flagged(u64::from_le_bytes(w)) {
+            return false;
+        }
+    }
+    !chunks.remainder().iter().any(|&c| c == b'\\' || c.is_ascii_uppercase())
+}
+
 fn unescape_name(s: &str) -> Cow<'_, str> {
+    // the common case in one pass: no escape, no upper case
+    if plain_name(s.as_bytes()) {
+        return Cow::Borrowed(if s.len() > 1 {
+            s.strip_suffix('.').unwrap_or(s)
+        } else {
+            s
+        });
+    }
     match unescape(s) {
         Cow::Borrowed(b) => normalize_name(b),
         Cow::Owned(o) => Cow::Owned(normalize_name(&o).into_owned()),
@@ -315,10 +435,10 @@ fn host_only(h: &str) -> Cow<'_, str> {
 
 /// Answers in Zeek are bare strings: addresses are A/AAAA; a name in an
 /// address query is a CNAME; otherwise the question type.
-fn answer_type<'a>(data: &str, qtype: Option<&str>) -> Option<Cow<'a, str>> {
-    let fallback = match qtype {
-        Some("A" | "AAAA" | "HTTPS" | "SVCB") => Some(Cow::Borrowed("CNAME")),
-        Some(q) => Some(Cow::Owned(q.to_owned())),
+fn answer_type<'a>(data: &str, qtype: Option<&Cow<'a, str>>) -> Option<Cow<'a, str>> {
+    let fallback = match qtype.map(|q| (q.as_ref(), q)) {
+        Some(("A" | "AAAA" | "HTTPS" | "SVCB", _)) => Some(Cow::Borrowed("CNAME")),
+        Some((_, q)) => Some(q.clone()),
         None => None,
     };
     infer_rtype(data, fallback)
@@ -420,7 +540,7 @@ impl ZeekJsonParser {
                     DnsType::Query
                 });
                 for data in r.answers.unwrap_or_default() {
-                    let rtype = answer_type(&data, ev.dns_question_type.as_deref());
+                    let rtype = answer_type(&data, ev.dns_question_type.as_ref());
                     ev.dns_answers.push(DnsAnswer { data, rtype });
                 }
             }
@@ -481,5 +601,55 @@ impl<'de> Deserialize<'de> for ZeekTs {
             }
         }
         d.deserialize_any(V)
+    }
+}
+
+#[cfg(test)]
+mod fast_path_tests {
+    use super::*;
+
+    #[test]
+    fn plain_name_matches_a_plain_scan() {
+        let slow = |b: &[u8]| !b.iter().any(|&c| c == b'\\' || c.is_ascii_uppercase());
+        // every byte value at every position of a 17-byte string, over a few fillers
+        for filler in [b'a', b'.', b'0', 0xff, 0x80, 0x00, b'[', b'@', b'Z' + 1] {
+            for pos in 0..17 {
+                for v in 0..=255u8 {
+                    let mut s = vec![filler; 17];
+                    s[pos] = v;
+                    assert_eq!(plain_name(&s), slow(&s), "{s:?}");
+                    assert_eq!(plain_name(&s[..pos + 1]), slow(&s[..pos + 1]), "{s:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn epoch_fast_agrees_with_parse_epoch() {
+        for s in [
+            "1795316000.001344",
+            "1795316000",
+            "1795316000.",
+            "0.5",
+            "1.123456789",
+            "1.1234567891",
+            "999999999999.999999999",
+            "9223372036.854775807",
+            "9223372037.0",
+            "1234567890123.0",
+            "-1.5",
+            ".5",
+            "1e5",
+            "12:00",
+            "",
+            "1..2",
+            "١٢",
+        ] {
+            if let Some(t) = epoch_fast(s.as_bytes()) {
+                assert_eq!(Some(t), Timestamp::parse_epoch(s), "{s}");
+            }
+        }
+        assert!(epoch_fast(b"1795316000.001344").is_some());
+        assert!(epoch_fast(b"9223372037.0").is_none());
     }
 }
