@@ -400,6 +400,11 @@ impl PlanIndex {
         idx
     }
 
+    /// The apps and bypass methods, in id order ([`IndexedApp::index`] is the position).
+    pub fn apps(&self) -> &[IndexedApp] {
+        &self.apps
+    }
+
     /// The groups, in the plan's order.
     pub fn groups(&self) -> &[IndexedGroup] {
         &self.groups

@@ -33,6 +33,11 @@ pub trait Sink: Send {
     fn event(&mut self, ev: &Event<'_>);
     /// A bad line, located.
     fn error(&mut self, err: ParseError);
+    /// Called once when the sink will get no more events or errors, on the
+    /// thread that fed it (a worker thread for most sinks), before it is
+    /// merged: the place for per-sink work that can run in parallel, such
+    /// as sorting. Does nothing by default.
+    fn finish(&mut self) {}
     /// Adds another sink's results (from other lines of the same file) to these.
     fn merge(&mut self, other: Self)
     where
@@ -146,6 +151,7 @@ fn sequential<R: Read, S: Sink>(
     while let Some(piece) = blocks.next(&mut buf) {
         piece.process(&mut parser, &buf, opts.max_line_len, &mut sink);
     }
+    sink.finish();
     (sink, parser.stats().clone())
 }
 
@@ -212,9 +218,11 @@ fn parallel<R: Read, S: Sink, N: Fn() -> S + Sync>(
     // is the starting state of every later block (checked).
     let mut own = new_sink();
     let Some(first) = blocks.next(&mut buf) else {
+        own.finish();
         return Some((own, tracker.stats().clone()));
     };
     first.process(&mut tracker, &buf, max_line, &mut own);
+    own.finish();
     let mut c = Collect {
         free: vec![buf],
         check: Checker::new(&tracker),
@@ -272,6 +280,7 @@ fn parallel<R: Read, S: Sink, N: Fn() -> S + Sync>(
                     // no parser state involved: handled here, counted apart
                     let mut sink = new_sink();
                     other.process(&mut aside, &buf, max_line, &mut sink);
+                    sink.finish();
                     c.sinks.push(sink);
                     c.check.skip(idx);
                     c.free.push(buf);
@@ -314,6 +323,7 @@ fn worker<S: Sink>(jobs: &Mutex<Receiver<Job>>, results: &Sender<Msg<S>>, mut si
             return;
         }
     }
+    sink.finish();
     let _ = results.send(Msg::Sink(sink));
 }
 
