@@ -9,6 +9,7 @@ mod alerts_cmd;
 mod api;
 mod export_cmd;
 mod follow;
+mod monitor_agg;
 mod monitor_cmd;
 mod render;
 mod scan_cmd;

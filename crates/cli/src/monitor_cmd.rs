@@ -2,21 +2,16 @@
 //! which devices used which banned apps or tried which bypass, when, how
 //! often, blocked or got through — with parse statistics per file.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::io::{BufReader, Write};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, bail};
-use monitor::{
-    DetectionRef, Detector, Format as LogFormat, IdentityResolver, Outcome, ParseOptions, Timestamp, ZeekLog,
-};
-use serde::Serialize;
+use monitor::{Detector, Format as LogFormat, IdentityResolver, ParseOptions, Timestamp, ZeekLog};
 
-/// How many raw-event references a finding keeps.
-const EXAMPLES: usize = 3;
-/// How many located parse errors a file keeps as examples.
-const ERROR_EXAMPLES: usize = 5;
+use crate::monitor_agg::{ERROR_EXAMPLES, Firsts, Part, ScanSink};
+use serde::Serialize;
 
 /// `appwarden monitor …`
 #[derive(clap::Subcommand)]
@@ -127,12 +122,12 @@ struct Finding<'p> {
 
 impl<'p> Finding<'p> {
     /// The finding of a (client, app), named by its first detection.
-    fn new(client: String, p: Partial<'p>, names: &'p [String]) -> Finding<'p> {
+    fn new(p: Part<'p>, names: &'p [String]) -> Finding<'p> {
         let count = p.count();
-        let f = *p.first;
+        let f = p.first;
         let app = f.app;
         Finding {
-            client,
+            client: p.client,
             source_ip: f.source_ip,
             device: f.device,
             user: f.user,
@@ -151,39 +146,6 @@ impl<'p> Finding<'p> {
             got_through: p.got_through,
             unknown: p.unknown,
             examples: Examples { at: f.examples, names },
-        }
-    }
-}
-
-/// Where a detection was: (index of the file in the command line, line number).
-/// Orders "first" and "examples" the same however the work was split.
-type Seq = (usize, u64);
-
-/// The first [`EXAMPLES`] places, smallest first.
-#[derive(Clone, Copy, Default)]
-struct Firsts {
-    at: [Seq; EXAMPLES],
-    n: usize,
-}
-
-impl Firsts {
-    fn push(&mut self, at: Seq) {
-        if self.n < EXAMPLES {
-            self.at[self.n] = at;
-            self.n += 1;
-        } else if at < self.at[EXAMPLES - 1] {
-            self.at[EXAMPLES - 1] = at;
-        } else {
-            return;
-        }
-        self.at[..self.n].sort_unstable();
-    }
-
-    fn merge(&mut self, o: &Firsts) {
-        for &at in &o.at[..o.n] {
-            if !self.at[..self.n].contains(&at) {
-                self.push(at);
-            }
         }
     }
 }
@@ -220,242 +182,6 @@ impl Serialize for Examples<'_> {
                 .iter()
                 .map(|&(fi, line)| Example(&self.names[fi], line)),
         )
-    }
-}
-
-fn min_opt(a: Option<Timestamp>, b: Option<Timestamp>) -> Option<Timestamp> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    }
-}
-
-fn max_opt(a: Option<Timestamp>, b: Option<Timestamp>) -> Option<Timestamp> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a.max(b)),
-        (a, b) => a.or(b),
-    }
-}
-
-/// The client of a detection before it is rendered as text: cheap to hash.
-#[derive(Clone, PartialEq, Eq, Hash)]
-enum ClientKey {
-    Device(String),
-    Ip(IpAddr),
-    Unknown,
-}
-
-impl ClientKey {
-    fn render(&self) -> String {
-        match self {
-            ClientKey::Device(d) => d.clone(),
-            ClientKey::Ip(ip) => ip.to_string(),
-            ClientKey::Unknown => "-".to_string(),
-        }
-    }
-}
-
-/// One (client, app) finding over part of the input, borrowing the plan.
-/// What every detection updates is kept small and next to the table key
-/// (the tables are large and accessed at random); the rest is boxed.
-struct Partial<'p> {
-    blocked: u64,
-    got_through: u64,
-    unknown: u64,
-    first_seen: Option<Timestamp>,
-    last_seen: Option<Timestamp>,
-    /// The last of the examples once there are [`EXAMPLES`] (`None` before).
-    examples_full: Option<Seq>,
-    first: Box<First<'p>>,
-}
-
-/// The first detection of a (client, app), which names the finding, and the examples.
-struct First<'p> {
-    at: Seq,
-    source_ip: Option<IpAddr>,
-    device: Option<String>,
-    user: Option<String>,
-    group: &'p monitor::plan_index::IndexedGroup,
-    app: Option<&'p monitor::plan_index::IndexedApp>,
-    kind: monitor::DetectionKind,
-    reason: &'p policy::RuleReason,
-    action: policy::Action,
-    examples: Firsts,
-}
-
-impl<'p> Partial<'p> {
-    fn new(
-        at: Seq,
-        d: &DetectionRef<'p, '_>,
-        ev: &monitor::Event<'_>,
-        device: Option<String>,
-        user: Option<String>,
-    ) -> Self {
-        Partial {
-            blocked: 0,
-            got_through: 0,
-            unknown: 0,
-            first_seen: None,
-            last_seen: None,
-            examples_full: None,
-            first: Box::new(First {
-                at,
-                source_ip: ev.source_ip,
-                device,
-                user,
-                group: d.group,
-                app: d.app,
-                kind: d.kind(),
-                reason: d.reason,
-                action: d.action,
-                examples: Firsts::default(),
-            }),
-        }
-    }
-
-    fn count(&self) -> u64 {
-        self.blocked + self.got_through + self.unknown
-    }
-
-    fn app_id(&self) -> &'p str {
-        self.first
-            .app
-            .map_or(monitor::detection::DOT_PORT_APP, |a| a.id.as_str())
-    }
-
-    fn add(&mut self, at: Seq, outcome: Outcome, t: Option<Timestamp>) {
-        match outcome {
-            Outcome::Blocked => self.blocked += 1,
-            Outcome::GotThrough => self.got_through += 1,
-            Outcome::Unknown => self.unknown += 1,
-        }
-        if let Some(t) = t {
-            self.first_seen = Some(self.first_seen.map_or(t, |f| f.min(t)));
-            self.last_seen = Some(self.last_seen.map_or(t, |l| l.max(t)));
-        }
-        if self.examples_full.is_none_or(|last| at < last) {
-            let ex = &mut self.first.examples;
-            ex.push(at);
-            if ex.n == EXAMPLES {
-                self.examples_full = Some(ex.at[EXAMPLES - 1]);
-            }
-        }
-    }
-
-    /// Adds another part of the same (client, app); the earlier detection names it.
-    fn merge(&mut self, mut o: Partial<'p>) {
-        if o.first.at < self.first.at {
-            std::mem::swap(&mut self.first, &mut o.first);
-        }
-        self.blocked += o.blocked;
-        self.got_through += o.got_through;
-        self.unknown += o.unknown;
-        self.first_seen = min_opt(self.first_seen, o.first_seen);
-        self.last_seen = max_opt(self.last_seen, o.last_seen);
-        self.first.examples.merge(&o.first.examples);
-        let ex = &self.first.examples;
-        self.examples_full = (ex.n == EXAMPLES).then(|| ex.at[EXAMPLES - 1]);
-    }
-}
-
-/// A fast hasher for the small keys of the per-thread tables.
-type FastMap<K, V> = HashMap<K, V, monitor::plan_index::FxBuildHasher>;
-
-/// What one worker makes of its part of a file: findings, counts, the first errors.
-struct ScanSink<'p, 'd> {
-    detector: &'p Detector<'d>,
-    since: Option<Timestamp>,
-    file: usize,
-    /// By (client, app index; `u32::MAX` for the port-853 rule).
-    findings: FastMap<(ClientKey, u32), Partial<'p>>,
-    names: monitor::NameCache<'p>,
-    flagged: u64,
-    before: u64,
-    /// The first errors by line: (line, example text).
-    errors: Vec<(u64, String)>,
-}
-
-impl<'p, 'd> ScanSink<'p, 'd> {
-    fn new(detector: &'p Detector<'d>, since: Option<Timestamp>, file: usize) -> Self {
-        ScanSink {
-            detector,
-            since,
-            file,
-            findings: FastMap::default(),
-            names: monitor::NameCache::new(),
-            flagged: 0,
-            before: 0,
-            errors: Vec::new(),
-        }
-    }
-}
-
-impl<'p> monitor::Sink for ScanSink<'p, '_> {
-    fn event(&mut self, ev: &monitor::Event<'_>) {
-        if let (Some(s), Some(t)) = (self.since, ev.timestamp) {
-            if t < s {
-                self.before += 1;
-                return;
-            }
-        }
-        let Some(d) = self.detector.detect_cached(ev, &mut self.names) else {
-            return;
-        };
-        self.flagged += 1;
-        let (device, user) = self.detector.device_user(ev);
-        let client = match &device {
-            Some(dev) => ClientKey::Device(dev.to_string()),
-            None => ev.source_ip.map_or(ClientKey::Unknown, ClientKey::Ip),
-        };
-        let at = (self.file, ev.original.line);
-        let app = d.app.map_or(u32::MAX, |a| a.index());
-        self.findings
-            .entry((client, app))
-            .or_insert_with(|| {
-                Partial::new(
-                    at,
-                    &d,
-                    ev,
-                    device.map(std::borrow::Cow::into_owned),
-                    user.map(std::borrow::Cow::into_owned),
-                )
-            })
-            .add(at, d.outcome, ev.timestamp);
-    }
-
-    fn error(&mut self, e: monitor::ParseError) {
-        if self.errors.len() < ERROR_EXAMPLES || self.errors.last().is_some_and(|(l, _)| e.line_no < *l) {
-            self.errors.push((e.line_no, error_example(&e)));
-            self.errors.sort_by_key(|(l, _)| *l);
-            self.errors.truncate(ERROR_EXAMPLES);
-        }
-    }
-
-    fn merge(&mut self, other: Self) {
-        self.flagged += other.flagged;
-        self.before += other.before;
-        self.errors.extend(other.errors);
-        self.errors.sort_by_key(|(l, _)| *l);
-        self.errors.truncate(ERROR_EXAMPLES);
-        if other.findings.len() > self.findings.len() {
-            let mine = std::mem::replace(&mut self.findings, other.findings);
-            self.merge_findings(mine);
-        } else {
-            self.merge_findings(other.findings);
-        }
-    }
-}
-
-impl<'p> ScanSink<'p, '_> {
-    fn merge_findings(&mut self, other: FastMap<(ClientKey, u32), Partial<'p>>) {
-        for (k, p) in other {
-            match self.findings.entry(k) {
-                std::collections::hash_map::Entry::Occupied(mut e) => e.get_mut().merge(p),
-                std::collections::hash_map::Entry::Vacant(e) => {
-                    e.insert(p);
-                }
-            }
-        }
     }
 }
 
@@ -537,7 +263,7 @@ fn file_stats(path: &Path, format: LogFormat, stats: &monitor::ParseStats, examp
     }
 }
 
-fn error_example(e: &monitor::ParseError) -> String {
+pub(crate) fn error_example(e: &monitor::ParseError) -> String {
     format!("line {}: {} ({}): {}", e.line_no, kind_name(e.kind), e.field, e.message)
 }
 
@@ -599,67 +325,34 @@ fn scan(args: &ScanArgs, out: &mut dyn Write) -> Result<()> {
     let mut totals = Totals::default();
     let scan_opts = monitor::ScanOptions::default();
     let names: Vec<String> = args.files.iter().map(|p| p.to_string_lossy().into_owned()).collect();
-    let mut parts: Vec<(String, Partial<'_>)> = Vec::new();
+    let ranks = crate::monitor_agg::app_ranks(detector.index());
+    let mut runs = Vec::new();
     for (fi, path) in args.files.iter().enumerate() {
-        let scanned = monitor::scan_log(path, format, &opts, &scan_opts, || ScanSink::new(&detector, since, fi))
-            .map_err(|e| match e {
-                monitor::Error::Io { source, .. } if source.kind() == std::io::ErrorKind::InvalidData => {
-                    anyhow::anyhow!(
-                        "{}: could not detect the log format; give it with --format",
-                        path.display()
-                    )
-                }
-                other => anyhow::Error::new(other),
-            })?;
-        let sink = scanned.sink;
-        let examples = sink.errors.into_iter().map(|(_, e)| e).collect();
+        let new_sink = || ScanSink::new(&detector, (&ranks.0, ranks.1), since, fi);
+        let scanned = monitor::scan_log(path, format, &opts, &scan_opts, new_sink).map_err(|e| match e {
+            monitor::Error::Io { source, .. } if source.kind() == std::io::ErrorKind::InvalidData => {
+                anyhow::anyhow!(
+                    "{}: could not detect the log format; give it with --format",
+                    path.display()
+                )
+            }
+            other => anyhow::Error::new(other),
+        })?;
+        let mut sink = scanned.sink;
+        let examples = std::mem::take(&mut sink.errors).into_iter().map(|(_, e)| e).collect();
         let mut report = file_stats(path, scanned.format, &scanned.stats, examples);
         report.flagged = sink.flagged;
         report.before_since = sink.before;
         totals.parse_errors += report.errors;
         totals.flagged_events += sink.flagged;
         files.push(report);
-        parts.extend(sink.findings.into_iter().map(|((client, _), p)| (client.render(), p)));
+        runs.append(&mut sink.runs);
     }
-    // one finding per (client, app), in that order; parts of the same one
-    // (several files, or a device name that reads like an address) are merged
-    let key = |i: usize| (parts[i].0.as_str(), parts[i].1.app_id());
-    // sort on the clients' first 32 bytes held inline (no pointer chasing), then on the full key
-    let prefix = |c: &str| {
-        let mut p = [0u8; 32];
-        let n = c.len().min(32);
-        p[..n].copy_from_slice(&c.as_bytes()[..n]);
-        (
-            u128::from_be_bytes(p[..16].try_into().unwrap_or_default()),
-            u128::from_be_bytes(p[16..].try_into().unwrap_or_default()),
-        )
-    };
-    let mut order: Vec<((u128, u128), usize)> = parts.iter().enumerate().map(|(i, (c, _))| (prefix(c), i)).collect();
-    order.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| key(a.1).cmp(&key(b.1))));
-    let order: Vec<usize> = order.into_iter().map(|(_, i)| i).collect();
-    // runs of the same (client, app), as index ranges of `order`
-    let mut runs = Vec::with_capacity(order.len());
-    let mut i = 0;
-    while i < order.len() {
-        let mut j = i + 1;
-        while j < order.len() && key(order[j]) == key(order[i]) {
-            j += 1;
-        }
-        runs.push(i..j);
-        i = j;
-    }
-    let mut slots: Vec<Option<(String, Partial<'_>)>> = parts.into_iter().map(Some).collect();
-    let mut findings: Vec<Finding<'_>> = Vec::with_capacity(runs.len());
-    for run in runs {
-        let mut members = order[run].iter().filter_map(|&k| slots[k].take());
-        let Some((client, mut p)) = members.next() else {
-            continue;
-        };
-        for (_, o) in members {
-            p.merge(o);
-        }
-        findings.push(Finding::new(client, p, &names));
-    }
+    // one finding per (client, app), in that order: the runs (one per worker
+    // and file) are each in that order; parts of the same one (several
+    // workers or files, or a device name that reads like an address) are merged
+    let mut findings: Vec<Finding<'_>> = Vec::new();
+    crate::monitor_agg::merge_runs(runs, |p| findings.push(Finding::new(p, &names)));
     for f in &findings {
         if f.kind == "bypass" {
             totals.bypass += f.count;
@@ -701,7 +394,7 @@ fn scan(args: &ScanArgs, out: &mut dyn Write) -> Result<()> {
 
 /// Writes the report exactly as `serde_json::to_writer_pretty` would, with
 /// the findings (there can be hundreds of thousands) rendered on several
-/// threads, a bounded batch at a time.
+/// threads, a bounded batch at a time, while this thread writes them out.
 fn write_json(out: &mut impl Write, report: &mut Report<'_>) -> Result<()> {
     const BATCH: usize = 2048;
     let findings = std::mem::take(&mut report.findings);
@@ -720,54 +413,269 @@ fn write_json(out: &mut impl Write, report: &mut Report<'_>) -> Result<()> {
     let split = at + marker.len() - 1; // at the `]`
     out.write_all(&head[..split])?;
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).max(1);
-    let mut first = true;
-    for round in findings.chunks(BATCH * threads) {
-        let parts: Vec<Result<Vec<u8>>> = std::thread::scope(|s| {
-            let handles: Vec<_> = round
-                .chunks(BATCH)
-                .map(|chunk| s.spawn(move || render_findings(chunk)))
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.join()
-                        .unwrap_or_else(|_| Err(anyhow::anyhow!("rendering the report failed")))
-                })
-                .collect()
-        });
-        for part in parts {
-            let part = part?;
-            // elements are separated by `,\n`; each part starts with `\n`
-            if !first {
-                out.write_all(b",")?;
-            }
-            first = false;
+    let chunks: Vec<&[Finding<'_>]> = findings.chunks(BATCH).collect();
+    std::thread::scope(|s| -> Result<()> {
+        // renderer t does chunks t, t + threads, …; they are written in order
+        let mut rx = Vec::with_capacity(threads);
+        for t in 0..threads {
+            let (tx, r) = std::sync::mpsc::sync_channel::<Vec<u8>>(2);
+            rx.push(r);
+            let chunks = &chunks;
+            s.spawn(move || {
+                let mut json = FindingJson::default();
+                for (i, chunk) in chunks.iter().enumerate().skip(t).step_by(threads) {
+                    if tx.send(json.render(chunk, i == 0)).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        for i in 0..chunks.len() {
+            let part = rx[i % threads]
+                .recv()
+                .map_err(|_| anyhow::anyhow!("rendering the report failed"))?;
             out.write_all(&part)?;
         }
-    }
+        Ok(())
+    })?;
     out.write_all(b"\n  ")?;
     out.write_all(&head[split..])?;
     Ok(())
 }
 
-/// Findings as elements of the report's `findings` array (depth 2):
-/// `\n    {…},\n    {…}`, nested lines indented by 4 more spaces.
-fn render_findings(chunk: &[Finding<'_>]) -> Result<Vec<u8>> {
-    let mut out = Vec::with_capacity(chunk.len() * 720);
-    let mut one = Vec::with_capacity(1024);
-    for (i, f) in chunk.iter().enumerate() {
-        one.clear();
-        serde_json::to_writer_pretty(&mut one, f)?;
-        out.extend_from_slice(if i == 0 { b"\n    " } else { b",\n    " });
-        // JSON strings cannot hold a raw newline: every `\n` is the printer's
-        for line in one.split_inclusive(|b| *b == b'\n') {
-            out.extend_from_slice(line);
-            if line.last() == Some(&b'\n') {
-                out.extend_from_slice(b"    ");
+/// Renders findings as elements of the report's `findings` array (depth 2),
+/// byte for byte as `serde_json`'s pretty printer does for [`Finding`]
+/// (checked by the tests), without going through serde for every field: the
+/// part that depends only on the plan's rule (group … action) is rendered
+/// once per rule.
+#[derive(Default)]
+struct FindingJson {
+    /// Few (one per group and app at most); findings come sorted by client,
+    /// so the same ones recur: the last used is tried first.
+    rules: Vec<(RuleShape, Vec<u8>)>,
+    last: usize,
+    /// By file index.
+    files: Vec<Option<Vec<u8>>>,
+}
+
+/// Identity of the plan-borrowed fields of a finding (they point into the plan).
+#[derive(PartialEq, Eq)]
+struct RuleShape {
+    strs: [(usize, usize); 4],
+    opt: [Option<(usize, usize)>; 2],
+    reason: usize,
+    block: bool,
+}
+
+/// The fields of [`Finding`] from `group` to `action`, in its order.
+#[derive(Serialize)]
+struct RuleFields<'a> {
+    group: &'a str,
+    kind: &'a str,
+    app: &'a str,
+    app_name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    category: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bypass_method: Option<&'a str>,
+    reason: &'a policy::RuleReason,
+    action: policy::Action,
+}
+
+/// Field lines start with 6 spaces (depth 3 of the report).
+const FIELD: &[u8] = b",\n      \"";
+
+impl FindingJson {
+    /// `\n    {…}` for the first finding of the report, `,\n    {…}` for the others.
+    fn render(&mut self, chunk: &[Finding<'_>], report_first: bool) -> Vec<u8> {
+        let mut out = Vec::with_capacity(chunk.len() * 768);
+        for (i, f) in chunk.iter().enumerate() {
+            out.extend_from_slice(if i == 0 && report_first {
+                b"\n    {\n      \"client\": "
+            } else {
+                b",\n    {\n      \"client\": "
+            });
+            json_str(&mut out, &f.client);
+            if let Some(ip) = f.source_ip {
+                out.extend_from_slice(FIELD);
+                out.extend_from_slice(b"source_ip\": \"");
+                let _ = write!(out, "{ip}");
+                out.push(b'"');
             }
+            for (name, v) in [("device", &f.device), ("user", &f.user)] {
+                if let Some(v) = v {
+                    out.extend_from_slice(FIELD);
+                    out.extend_from_slice(name.as_bytes());
+                    out.extend_from_slice(b"\": ");
+                    json_str(&mut out, v);
+                }
+            }
+            out.extend_from_slice(b",\n");
+            out.extend_from_slice(self.rule(f));
+            for (name, t) in [("first_seen", f.first_seen), ("last_seen", f.last_seen)] {
+                if let Some(t) = t {
+                    out.extend_from_slice(FIELD);
+                    out.extend_from_slice(name.as_bytes());
+                    out.extend_from_slice(b"\": \"");
+                    push_time(&mut out, t);
+                    out.push(b'"');
+                }
+            }
+            for (name, n) in [
+                ("count", f.count),
+                ("blocked", f.blocked),
+                ("got_through", f.got_through),
+                ("unknown", f.unknown),
+            ] {
+                out.extend_from_slice(FIELD);
+                out.extend_from_slice(name.as_bytes());
+                out.extend_from_slice(b"\": ");
+                push_u64(&mut out, n);
+            }
+            out.extend_from_slice(FIELD);
+            out.extend_from_slice(b"examples\": ");
+            let ex = &f.examples;
+            if ex.at.n == 0 {
+                out.extend_from_slice(b"[]");
+            } else {
+                for (k, &(fi, line)) in ex.at.at[..ex.at.n].iter().enumerate() {
+                    out.extend_from_slice(if k == 0 { b"[\n        " } else { b",\n        " });
+                    out.extend_from_slice(self.file(ex.names, fi));
+                    out.push(b':');
+                    push_u64(&mut out, line);
+                    out.push(b'"');
+                }
+                out.extend_from_slice(b"\n      ]");
+            }
+            out.extend_from_slice(b"\n    }");
+        }
+        out
+    }
+
+    /// The escaped file name with its opening quote.
+    fn file(&mut self, names: &[String], fi: usize) -> &[u8] {
+        if self.files.len() <= fi {
+            self.files.resize(fi + 1, None);
+        }
+        self.files[fi].get_or_insert_with(|| {
+            let mut v = Vec::new();
+            json_str(&mut v, names.get(fi).map_or("", String::as_str));
+            v.pop(); // the closing quote
+            v
+        })
+    }
+
+    /// `      "group": …,\n … "action": …` (no trailing comma or newline).
+    fn rule(&mut self, f: &Finding<'_>) -> &[u8] {
+        let span = |s: &str| (s.as_ptr() as usize, s.len());
+        let shape = RuleShape {
+            strs: [span(f.group), span(f.kind), span(f.app), span(f.app_name)],
+            opt: [f.category.map(span), f.bypass_method.map(span)],
+            reason: f.reason as *const policy::RuleReason as usize,
+            block: f.action == policy::Action::Block,
+        };
+        let known = match self.rules.get(self.last) {
+            Some((s, _)) if *s == shape => Some(self.last),
+            _ => self.rules.iter().position(|(s, _)| *s == shape),
+        };
+        let i = known.unwrap_or_else(|| {
+            let fields = RuleFields {
+                group: f.group,
+                kind: f.kind,
+                app: f.app,
+                app_name: f.app_name,
+                category: f.category,
+                bypass_method: f.bypass_method,
+                reason: f.reason,
+                action: f.action,
+            };
+            // `{\n  "group": …\n}` at depth 0: drop the braces, indent by 4 more
+            let text = serde_json::to_vec_pretty(&fields).unwrap_or_default();
+            let inner = text
+                .strip_prefix(b"{\n")
+                .and_then(|t| t.strip_suffix(b"\n}"))
+                .unwrap_or_default();
+            let mut v = Vec::with_capacity(inner.len() + 64);
+            for (k, line) in inner.split(|b| *b == b'\n').enumerate() {
+                if k > 0 {
+                    v.push(b'\n');
+                }
+                v.extend_from_slice(b"    ");
+                v.extend_from_slice(line);
+            }
+            self.rules.push((shape, v));
+            self.rules.len() - 1
+        });
+        self.last = i;
+        &self.rules[i].1
+    }
+}
+
+/// A JSON string as serde_json writes it.
+fn json_str(out: &mut Vec<u8>, s: &str) {
+    if s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        let _ = serde_json::to_writer(&mut *out, s);
+    } else {
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+    }
+}
+
+fn push_u64(out: &mut Vec<u8>, mut n: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
         }
     }
-    Ok(out)
+    out.extend_from_slice(&buf[i..]);
+}
+
+/// Digits of `n`, zero-padded to `width`.
+fn push_padded(out: &mut Vec<u8>, n: u32, width: usize) {
+    let mut buf = [b'0'; 10];
+    let mut n = n;
+    for i in (0..width).rev() {
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+    out.extend_from_slice(&buf[..width]);
+}
+
+/// A timestamp as its `Display` writes it (RFC 3339, UTC, 0/3/6/9 fraction digits).
+fn push_time(out: &mut Vec<u8>, t: Timestamp) {
+    let c = t.to_civil();
+    if !(0..=9999).contains(&c.year) {
+        let _ = write!(out, "{t}");
+        return;
+    }
+    push_padded(out, c.year as u32, 4);
+    out.push(b'-');
+    push_padded(out, u32::from(c.month), 2);
+    out.push(b'-');
+    push_padded(out, u32::from(c.day), 2);
+    out.push(b'T');
+    push_padded(out, u32::from(c.hour), 2);
+    out.push(b':');
+    push_padded(out, u32::from(c.minute), 2);
+    out.push(b':');
+    push_padded(out, u32::from(c.second), 2);
+    if c.nanos != 0 {
+        out.push(b'.');
+        if c.nanos % 1_000_000 == 0 {
+            push_padded(out, c.nanos / 1_000_000, 3);
+        } else if c.nanos % 1000 == 0 {
+            push_padded(out, c.nanos / 1000, 6);
+        } else {
+            push_padded(out, c.nanos, 9);
+        }
+    }
+    out.push(b'Z');
 }
 
 fn opt_time(t: Option<Timestamp>) -> String {
@@ -908,4 +816,143 @@ fn render(out: &mut dyn Write, r: &Report, markdown: bool) -> Result<()> {
         t.flagged_events, t.app_use, t.bypass, t.blocked, t.got_through, t.unknown, t.parse_errors
     )?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::monitor_agg::Firsts;
+
+    fn findings<'a>(names: &'a [String], reasons: &'a [policy::RuleReason], n: usize) -> Vec<Finding<'a>> {
+        let clients = [
+            "10.1.0.1",
+            "fe80::1",
+            "kiosk \"7\"",
+            "tab\there",
+            "Zürich",
+            "x\\y",
+            "\u{1}ctl",
+            "",
+        ];
+        (0..n)
+            .map(|i| {
+                let mut ex = Firsts::default();
+                for k in 0..i % 4 {
+                    ex.at[k] = (k % names.len(), (i * 7 + k) as u64);
+                }
+                ex.n = i % 4;
+                let t = Timestamp::from_unix_nanos(1_795_316_000_000_000_000 + (i as i64) * 1_234_567);
+                Finding {
+                    client: clients[i % clients.len()].to_string(),
+                    source_ip: (i % 3 != 0).then(|| IpAddr::from([10, 1, (i % 256) as u8, 7])),
+                    device: (i % 5 == 1).then(|| format!("dev-{i} \"q\"")),
+                    user: (i % 7 == 2).then(|| "bob\n".to_string()),
+                    group: if i % 2 == 0 { "corporate" } else { "guests \"g\"" },
+                    kind: if i % 3 == 0 { "bypass" } else { "app-use" },
+                    app: ["tiktok", "doh-google", "dns-over-tls-port-853"][i % 3],
+                    app_name: ["TikTok", "Google \"Public\" DNS", "DNS over TLS (port 853)"][i % 3],
+                    category: (i % 4 != 3).then_some("social-video"),
+                    bypass_method: (i % 3 == 0).then_some("encrypted-dns"),
+                    reason: &reasons[i % reasons.len()],
+                    action: if i % 2 == 0 {
+                        policy::Action::Block
+                    } else {
+                        policy::Action::LogOnly
+                    },
+                    first_seen: (i % 6 != 5).then_some(t),
+                    last_seen: (i % 6 != 5).then(|| Timestamp::from_unix_nanos(t.unix_nanos() + (i as i64) * 1000)),
+                    count: i as u64 * 3,
+                    blocked: i as u64,
+                    got_through: i as u64,
+                    unknown: u64::MAX - i as u64,
+                    examples: Examples { at: ex, names },
+                }
+            })
+            .collect()
+    }
+
+    fn report<'a>(findings: Vec<Finding<'a>>) -> Report<'a> {
+        Report {
+            report: "appwarden-monitor-scan/1",
+            plan: PlanRef {
+                organisation: "Org \"A\"".into(),
+                profile: "default".into(),
+                policy_version: "1".into(),
+                as_of: "2026-11-22".into(),
+                catalog_snapshot: "abc".into(),
+            },
+            since: None,
+            files: vec![FileReport {
+                path: "/tmp/dns.log".into(),
+                format: "zeek_tsv",
+                lines: 1,
+                events: 1,
+                skipped: 0,
+                errors: 0,
+                errors_by_kind: BTreeMap::new(),
+                error_examples: vec![],
+                flagged: 1,
+                before_since: 0,
+            }],
+            identity: vec![],
+            findings,
+            totals: Totals::default(),
+        }
+    }
+
+    /// The findings written by hand, on threads, give serde_json's bytes.
+    #[test]
+    fn json_report_is_serde_json_pretty() {
+        let names = vec!["/var/log/dns.log".to_string(), "we\"ird\\name.log".to_string()];
+        let reasons = [
+            policy::RuleReason::Category("social \"video\"".into()),
+            policy::RuleReason::Override("ops".into()),
+            policy::RuleReason::Bypass(catalog::BypassMethod::EncryptedDns),
+            policy::RuleReason::Decision(risk::Decision::Block),
+        ];
+        for n in [0, 1, 7, 2048, 2049, 5000] {
+            let want = serde_json::to_vec_pretty(&report(findings(&names, &reasons, n))).expect("serde");
+            let mut got = Vec::new();
+            write_json(&mut got, &mut report(findings(&names, &reasons, n))).expect("write");
+            assert_eq!(
+                String::from_utf8_lossy(&got),
+                String::from_utf8_lossy(&want),
+                "{n} findings"
+            );
+        }
+    }
+
+    #[test]
+    fn times_are_written_as_displayed() {
+        let mut state = 3u64;
+        let mut cases = vec![
+            0i64,
+            1,
+            -1,
+            999,
+            1_000_000,
+            1_795_316_000_000_000_000,
+            i64::MAX,
+            i64::MIN,
+        ];
+        for _ in 0..100_000 {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            let ns = (state >> 1) as i64 % 4_000_000_000_000_000_000;
+            // also whole seconds, milliseconds and microseconds
+            cases.extend([
+                ns,
+                ns / 1_000_000_000 * 1_000_000_000,
+                ns / 1_000_000 * 1_000_000,
+                ns / 1000 * 1000,
+            ]);
+        }
+        for ns in cases {
+            let t = Timestamp::from_unix_nanos(ns);
+            let mut got = Vec::new();
+            push_time(&mut got, t);
+            assert_eq!(String::from_utf8_lossy(&got), t.to_string(), "{ns}");
+        }
+    }
 }

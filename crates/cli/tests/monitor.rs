@@ -206,3 +206,101 @@ fn malformed_lines_are_counted_not_fatal_and_missing_files_fail() {
     let o = appwarden(&["monitor", "scan", &p, "--format", "nonsense"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
 }
+
+/// Findings are one per (client, app) in client-then-app order, however the
+/// work was split: several files (the same file twice), two workers, a
+/// device name that reads like another client's address (merged with it),
+/// device names that differ only after their 32nd byte.
+#[test]
+fn scan_merges_and_orders_findings_across_files_and_workers() {
+    let dir = tempdir("merge-order");
+    let mut log = String::new();
+    for i in 0..40_000u32 {
+        // more than one 2 MiB block: both workers get lines
+        let client = format!("198.18.{}.{}", i % 3, i % 7);
+        let name = ["www.tiktok.com", "dns.google", "mask.icloud.com", "www.example.org"][(i % 4) as usize];
+        log.push_str(&format!(
+            "22-Nov-2026 02:{:02}:{:02}.317 queries: info: client @0x7f01 {client}#{} ({name}): query: {name} IN A +E(0)K (10.0.0.1)\n",
+            i / 60 % 60,
+            i % 60,
+            1024 + i
+        ));
+    }
+    let path = dir.join("query.log");
+    std::fs::write(&path, log).expect("write");
+    let long = "a-device-name-longer-than-thirty-two-bytes-";
+    let devices = dir.join("devices.csv");
+    std::fs::write(
+        &devices,
+        format!(
+            "ip_or_mac,device,user\n198.18.0.1,198.18.0.2,bob\n198.18.1.1,{long}2,\n198.18.1.2,{long}1,\n198.18.2.3,{long}1,eve\n"
+        ),
+    )
+    .expect("write");
+    let p = path.display().to_string();
+    let d = devices.display().to_string();
+    let args = [
+        "monitor",
+        "scan",
+        &p,
+        &p,
+        "--devices",
+        &d,
+        "--as-of",
+        AS_OF,
+        "--format-out",
+        "json",
+    ];
+    let o = appwarden(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(o.stdout, appwarden(&args).stdout, "same input, same bytes");
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    let findings = v["findings"].as_array().expect("findings");
+    let keys: Vec<(String, String)> = findings
+        .iter()
+        .map(|f| {
+            (
+                f["client"].as_str().unwrap_or("").to_string(),
+                f["app"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    let mut sorted = keys.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(keys, sorted, "sorted by client then app, one finding each");
+    let count = |client: &str, app: &str| {
+        findings
+            .iter()
+            .find(|f| f["client"] == client && f["app"] == app)
+            .and_then(|f| f["count"].as_u64())
+            .unwrap_or(0)
+    };
+    // every (client, app) is seen in both copies of the file; 198.18.0.1 is
+    // named "198.18.0.2" and counted with that address
+    let per_ip = |a: u32, b: u32| {
+        (0..40_000u32)
+            .filter(|i| i % 3 == a && i % 7 == b && i % 4 == 0)
+            .count() as u64
+            * 2
+    };
+    assert_eq!(count("198.18.0.2", "tiktok"), per_ip(0, 1) + per_ip(0, 2));
+    assert_eq!(count(&format!("{long}1"), "tiktok"), per_ip(1, 2) + per_ip(2, 3));
+    assert_eq!(count(&format!("{long}2"), "tiktok"), per_ip(1, 1));
+    let total: u64 = findings.iter().filter_map(|f| f["count"].as_u64()).sum();
+    assert_eq!(v["totals"]["flagged_events"].as_u64(), Some(total));
+    // the earliest detection names the finding; examples are the first lines of the first file
+    let f = findings
+        .iter()
+        .find(|f| f["client"] == "198.18.0.2" && f["app"] == "tiktok")
+        .expect("finding");
+    assert_eq!(f["user"], "bob");
+    let ex: Vec<&str> = f["examples"]
+        .as_array()
+        .expect("examples")
+        .iter()
+        .filter_map(|e| e.as_str())
+        .collect();
+    assert_eq!(ex.len(), 3);
+    assert!(ex.iter().all(|e| e.starts_with(p.as_str())), "{ex:?}");
+}
