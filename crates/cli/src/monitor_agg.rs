@@ -172,34 +172,46 @@ fn max_opt(a: Option<Timestamp>, b: Option<Timestamp>) -> Option<Timestamp> {
 }
 
 /// Merges runs of parts, each in report order, into one part per (client,
-/// app), in report order: `f` gets each.
-pub(crate) fn merge_runs<'p>(runs: Vec<Vec<Part<'p>>>, mut f: impl FnMut(Part<'p>)) {
-    let mut rest: Vec<std::vec::IntoIter<Part<'p>>> = runs.into_iter().map(Vec::into_iter).collect();
-    let mut heads: Vec<Option<Part<'p>>> = rest.iter_mut().map(Iterator::next).collect();
-    loop {
+/// app), in report order.
+pub(crate) struct MergeRuns<'p> {
+    rest: Vec<std::vec::IntoIter<Part<'p>>>,
+    heads: Vec<Option<Part<'p>>>,
+}
+
+impl<'p> MergeRuns<'p> {
+    pub(crate) fn new(runs: Vec<Vec<Part<'p>>>) -> Self {
+        let mut rest: Vec<std::vec::IntoIter<Part<'p>>> = runs.into_iter().map(Vec::into_iter).collect();
+        let heads = rest.iter_mut().map(Iterator::next).collect();
+        MergeRuns { rest, heads }
+    }
+}
+
+impl<'p> Iterator for MergeRuns<'p> {
+    type Item = Part<'p>;
+
+    fn next(&mut self) -> Option<Part<'p>> {
         let mut best: Option<usize> = None;
-        for (i, h) in heads.iter().enumerate() {
+        for (i, h) in self.heads.iter().enumerate() {
             let Some(p) = h else { continue };
             if best
-                .and_then(|b| heads[b].as_ref())
+                .and_then(|b| self.heads[b].as_ref())
                 .is_none_or(|q| p.order(q) == Ordering::Less)
             {
                 best = Some(i);
             }
         }
-        let Some(b) = best else { break };
-        let Some(mut cur) = std::mem::replace(&mut heads[b], rest[b].next()) else {
-            break;
-        };
+        let b = best?;
+        let next = self.rest[b].next();
+        let mut cur = std::mem::replace(&mut self.heads[b], next)?;
         // every run is sorted: the other parts of this one are at the heads
-        for (h, r) in heads.iter_mut().zip(rest.iter_mut()) {
+        for (h, r) in self.heads.iter_mut().zip(self.rest.iter_mut()) {
             while h.as_ref().is_some_and(|p| p.order(&cur) == Ordering::Equal) {
                 if let Some(p) = std::mem::replace(h, r.next()) {
                     cur.merge(p);
                 }
             }
         }
-        f(cur);
+        Some(cur)
     }
 }
 

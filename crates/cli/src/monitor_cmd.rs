@@ -225,6 +225,20 @@ struct Totals {
     parse_errors: u64,
 }
 
+impl Totals {
+    /// Counts a finding's events.
+    fn add(&mut self, f: &Finding<'_>) {
+        if f.kind == "bypass" {
+            self.bypass += f.count;
+        } else {
+            self.app_use += f.count;
+        }
+        self.blocked += f.blocked;
+        self.got_through += f.got_through;
+        self.unknown += f.unknown;
+    }
+}
+
 #[derive(Serialize)]
 struct Report<'p> {
     report: &'static str,
@@ -351,18 +365,7 @@ fn scan(args: &ScanArgs, out: &mut dyn Write) -> Result<()> {
     // one finding per (client, app), in that order: the runs (one per worker
     // and file) are each in that order; parts of the same one (several
     // workers or files, or a device name that reads like an address) are merged
-    let mut findings: Vec<Finding<'_>> = Vec::new();
-    crate::monitor_agg::merge_runs(runs, |p| findings.push(Finding::new(p, &names)));
-    for f in &findings {
-        if f.kind == "bypass" {
-            totals.bypass += f.count;
-        } else {
-            totals.app_use += f.count;
-        }
-        totals.blocked += f.blocked;
-        totals.got_through += f.got_through;
-        totals.unknown += f.unknown;
-    }
+    let mut findings = crate::monitor_agg::MergeRuns::new(runs).map(|p| Finding::new(p, &names));
     let mut report = Report {
         report: "appwarden-monitor-scan/1",
         plan: PlanRef {
@@ -375,71 +378,115 @@ fn scan(args: &ScanArgs, out: &mut dyn Write) -> Result<()> {
         since,
         files,
         identity: identity_reports,
-        findings,
+        findings: Vec::new(),
         totals,
     };
     // stdout is line-buffered: a large report would be one write per line
     let mut buffered = std::io::BufWriter::with_capacity(1 << 16, out);
     match args.format_out {
         crate::Format::Json => {
-            write_json(&mut buffered, &mut report)?;
+            // the findings are written as they are merged
+            write_json(&mut buffered, &mut report, &mut findings)?;
             writeln!(buffered)?;
         }
-        crate::Format::Table => render(&mut buffered, &report, false)?,
-        crate::Format::Markdown => render(&mut buffered, &report, true)?,
+        crate::Format::Table | crate::Format::Markdown => {
+            for f in findings {
+                report.totals.add(&f);
+                report.findings.push(f);
+            }
+            render(
+                &mut buffered,
+                &report,
+                matches!(args.format_out, crate::Format::Markdown),
+            )?;
+        }
     }
     buffered.flush()?;
     Ok(())
 }
 
-/// Writes the report exactly as `serde_json::to_writer_pretty` would, with
-/// the findings (there can be hundreds of thousands) rendered on several
-/// threads, a bounded batch at a time, while this thread writes them out.
-fn write_json(out: &mut impl Write, report: &mut Report<'_>) -> Result<()> {
+/// Writes the report exactly as `serde_json::to_writer_pretty` would with
+/// `findings` (there can be hundreds of thousands) in it, adding their
+/// counts to the totals: a batch at a time is taken from `findings` here,
+/// rendered on other threads and written here, in order, while the next
+/// batches are taken and rendered (at most two per thread in flight).
+fn write_json<'p>(
+    out: &mut impl Write,
+    report: &mut Report<'p>,
+    findings: &mut impl Iterator<Item = Finding<'p>>,
+) -> Result<()> {
     const BATCH: usize = 2048;
-    let findings = std::mem::take(&mut report.findings);
-    let head = serde_json::to_vec_pretty(&*report)?;
     // the pretty printer writes an empty array as `[]`; the key is at depth 1
     let marker: &[u8] = b"\n  \"findings\": []";
-    let at = head
-        .windows(marker.len())
-        .position(|w| w == marker)
-        .filter(|_| !findings.is_empty());
-    let Some(at) = at else {
-        report.findings = findings;
+    let at = |v: &[u8]| v.windows(marker.len()).position(|w| w == marker);
+    let mut findings = findings.peekable();
+    let head = serde_json::to_vec_pretty(&*report)?;
+    let (Some(_), Some(split)) = (findings.peek(), at(&head).map(|i| i + marker.len() - 1)) else {
+        // no findings (or findings already in the report): serde as it is
+        for f in findings {
+            report.totals.add(&f);
+            report.findings.push(f);
+        }
         serde_json::to_writer_pretty(&mut *out, &*report)?;
         return Ok(());
     };
-    let split = at + marker.len() - 1; // at the `]`
+    // up to the `]` (the totals come after it: written at the end)
     out.write_all(&head[..split])?;
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).max(1);
-    let chunks: Vec<&[Finding<'_>]> = findings.chunks(BATCH).collect();
+    let totals = &mut report.totals;
     std::thread::scope(|s| -> Result<()> {
-        // renderer t does chunks t, t + threads, …; they are written in order
-        let mut rx = Vec::with_capacity(threads);
-        for t in 0..threads {
-            let (tx, r) = std::sync::mpsc::sync_channel::<Vec<u8>>(2);
-            rx.push(r);
-            let chunks = &chunks;
+        // batch i goes to renderer i % threads; each answers in order
+        let mut jobs = Vec::with_capacity(threads);
+        let mut done = Vec::with_capacity(threads);
+        for _ in 0..threads {
+            let (job_tx, job_rx) = std::sync::mpsc::channel::<(usize, Vec<Finding<'p>>)>();
+            let (done_tx, done_rx) = std::sync::mpsc::channel::<Vec<u8>>();
+            jobs.push(job_tx);
+            done.push(done_rx);
             s.spawn(move || {
                 let mut json = FindingJson::default();
-                for (i, chunk) in chunks.iter().enumerate().skip(t).step_by(threads) {
-                    if tx.send(json.render(chunk, i == 0)).is_err() {
+                for (i, batch) in job_rx {
+                    if done_tx.send(json.render(&batch, i == 0)).is_err() {
                         return;
                     }
                 }
             });
         }
-        for i in 0..chunks.len() {
-            let part = rx[i % threads]
+        let (mut sent, mut written) = (0usize, 0usize);
+        let mut write_next = |written: &mut usize| -> Result<()> {
+            let part = done[*written % threads]
                 .recv()
                 .map_err(|_| anyhow::anyhow!("rendering the report failed"))?;
             out.write_all(&part)?;
+            *written += 1;
+            Ok(())
+        };
+        loop {
+            let batch: Vec<Finding<'p>> = findings.by_ref().take(BATCH).collect();
+            if batch.is_empty() {
+                break;
+            }
+            for f in &batch {
+                totals.add(f);
+            }
+            jobs[sent % threads]
+                .send((sent, batch))
+                .map_err(|_| anyhow::anyhow!("rendering the report failed"))?;
+            sent += 1;
+            while sent - written > 2 * threads {
+                write_next(&mut written)?;
+            }
+        }
+        drop(jobs);
+        while written < sent {
+            write_next(&mut written)?;
         }
         Ok(())
     })?;
+    let tail = serde_json::to_vec_pretty(&*report)?;
+    let split = at(&tail).map_or(tail.len(), |i| i + marker.len() - 1);
     out.write_all(b"\n  ")?;
-    out.write_all(&head[split..])?;
+    out.write_all(&tail[split..])?;
     Ok(())
 }
 
@@ -864,7 +911,7 @@ mod tests {
                     count: i as u64 * 3,
                     blocked: i as u64,
                     got_through: i as u64,
-                    unknown: u64::MAX - i as u64,
+                    unknown: u64::MAX / 10_000 - i as u64,
                     examples: Examples { at: ex, names },
                 }
             })
@@ -911,9 +958,14 @@ mod tests {
             policy::RuleReason::Decision(risk::Decision::Block),
         ];
         for n in [0, 1, 7, 2048, 2049, 5000] {
-            let want = serde_json::to_vec_pretty(&report(findings(&names, &reasons, n))).expect("serde");
+            let mut want = report(findings(&names, &reasons, n));
+            for f in &want.findings {
+                want.totals.add(f);
+            }
+            let want = serde_json::to_vec_pretty(&want).expect("serde");
             let mut got = Vec::new();
-            write_json(&mut got, &mut report(findings(&names, &reasons, n))).expect("write");
+            let mut streamed = findings(&names, &reasons, n).into_iter();
+            write_json(&mut got, &mut report(Vec::new()), &mut streamed).expect("write");
             assert_eq!(
                 String::from_utf8_lossy(&got),
                 String::from_utf8_lossy(&want),

@@ -355,23 +355,30 @@ impl<'i> Detector<'i> {
         }
         let answers = &ev.dns_answers;
         if !answers.is_empty() {
-            // names first (an answer that is not an address), then addresses
-            let mut any_ip = false;
+            // names first (an answer that is not an address), then addresses;
+            // the first few addresses are kept, not parsed twice
+            let mut ips = [None; 8];
+            let mut n_ips = 0usize;
             for a in answers {
-                if ip_addr(&a.data).is_some() {
-                    any_ip = true;
+                if let Some(ip) = ip_addr(&a.data) {
+                    if let Some(slot) = ips.get_mut(n_ips) {
+                        *slot = Some(ip);
+                    }
+                    n_ips += 1;
                 } else if let Some(hit) = name_hit(&a.data, Evidence::DnsAnswer) {
                     return Some(hit);
                 }
             }
-            if any_ip {
-                if let Some(hit) = answers
+            let hit = if n_ips <= ips.len() {
+                ips.iter().flatten().find_map(|&ip| ip_hit(ip, Evidence::DnsAnswer))
+            } else {
+                answers
                     .iter()
                     .filter_map(|a| ip_addr(&a.data))
                     .find_map(|ip| ip_hit(ip, Evidence::DnsAnswer))
-                {
-                    return Some(hit);
-                }
+            };
+            if hit.is_some() {
+                return hit;
             }
         }
         if let Some(hit) = ev.destination_ip.and_then(|ip| ip_hit(ip, Evidence::DestinationIp)) {

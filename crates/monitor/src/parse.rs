@@ -188,6 +188,17 @@ pub(crate) fn sep_positions(b: &[u8], sep: u8, out: &mut [u32], need: usize) -> 
 }
 
 /// `s.parse::<IpAddr>().ok()`, with fast paths for dotted quads and
+/// The value of an ASCII hex digit.
+#[inline]
+fn hex_digit(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    }
+}
+
 /// IPv6 without an embedded IPv4 part.
 #[inline]
 pub(crate) fn ip_addr(s: &str) -> Option<IpAddr> {
@@ -226,10 +237,10 @@ fn ipv6_plain(b: &[u8]) -> Option<std::net::Ipv6Addr> {
             let mut v: u16 = 0;
             let mut digits = 0;
             while digits < 4 {
-                let Some(d) = b.get(j).and_then(|c| (*c as char).to_digit(16)) else {
+                let Some(d) = b.get(j).and_then(|c| hex_digit(*c)) else {
                     break;
                 };
-                v = (v << 4) | d as u16;
+                v = (v << 4) | u16::from(d);
                 j += 1;
                 digits += 1;
             }
