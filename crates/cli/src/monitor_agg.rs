@@ -138,11 +138,6 @@ impl<'p> Part<'p> {
         self.blocked + self.got_through + self.unknown
     }
 
-    /// Report order: client text, then app id.
-    pub(crate) fn order(&self, o: &Part<'_>) -> Ordering {
-        self.key.cmp_with(&o.key, || (&self.client, &o.client))
-    }
-
     /// Adds another part of the same (client, app); the earlier detection names it.
     pub(crate) fn merge(&mut self, mut o: Part<'p>) {
         if o.first.at < self.first.at {
@@ -171,18 +166,95 @@ fn max_opt(a: Option<Timestamp>, b: Option<Timestamp>) -> Option<Timestamp> {
     }
 }
 
-/// Merges runs of parts, each in report order, into one part per (client,
-/// app), in report order.
+/// What a worker found in one file, in report order: the entries' keys
+/// sorted, the rest where the worker left it. A [`Part`] is built from an
+/// entry only when the merge takes it, so a finished worker does not hold
+/// every entry twice.
+pub(crate) struct Run<'p> {
+    /// (key, entry), in report order.
+    order: Vec<(SortKey, u32)>,
+    /// By entry: the client as text, the counters, the first detection.
+    clients: Vec<String>,
+    hots: Vec<Hot>,
+    cold: Vec<Option<Cold<'p>>>,
+    /// The sink's interned device and user names.
+    strs: Vec<String>,
+    next: usize,
+    file: usize,
+}
+
+impl<'p> Run<'p> {
+    fn head(&self) -> Option<(&SortKey, &str)> {
+        let &(ref key, i) = self.order.get(self.next)?;
+        Some((key, self.clients.get(i as usize).map_or("", String::as_str)))
+    }
+
+    /// Whether this run's next entry comes before `other`'s.
+    fn before(&self, other: &Run<'_>) -> bool {
+        match (self.head(), other.head()) {
+            (Some((a, ac)), Some((b, bc))) => a.cmp_with(b, || (ac, bc)) == Ordering::Less,
+            (a, _) => a.is_some(),
+        }
+    }
+
+    /// Whether this run's next entry is the (client, app) of `p`.
+    fn next_is(&self, p: &Part<'_>) -> bool {
+        self.head()
+            .is_some_and(|(k, c)| k.cmp_with(&p.key, || (c, &p.client)) == Ordering::Equal)
+    }
+
+    fn text(&self, id: Option<u32>) -> Option<String> {
+        id.and_then(|i| self.strs.get(i as usize)).cloned()
+    }
+
+    /// The next entry as a part.
+    fn take(&mut self) -> Option<Part<'p>> {
+        let &(key, i) = self.order.get(self.next)?;
+        self.next += 1;
+        let i = i as usize;
+        let c = self.cold.get_mut(i)?.take()?;
+        let h = self.hots.get(i).copied().unwrap_or_default();
+        let (first_seen, last_seen) = if h.first <= h.last {
+            (
+                Some(Timestamp::from_unix_nanos(h.first)),
+                Some(Timestamp::from_unix_nanos(h.last)),
+            )
+        } else {
+            (None, None)
+        };
+        Some(Part {
+            key,
+            client: self.clients.get_mut(i).map(std::mem::take).unwrap_or_default(),
+            blocked: c.spill[0] + u64::from(h.counts[0]),
+            got_through: c.spill[1] + u64::from(h.counts[1]),
+            unknown: c.spill[2] + u64::from(h.counts[2]),
+            first_seen,
+            last_seen,
+            first: First {
+                at: (self.file, c.line),
+                source_ip: c.source_ip,
+                device: self.text(c.device),
+                user: self.text(c.user),
+                group: c.group,
+                app: c.app,
+                kind: c.kind,
+                reason: c.reason,
+                action: c.action,
+                examples: c.examples,
+            },
+        })
+    }
+}
+
+/// Merges runs, each in report order, into one part per (client, app), in
+/// report order.
 pub(crate) struct MergeRuns<'p> {
-    rest: Vec<std::vec::IntoIter<Part<'p>>>,
-    heads: Vec<Option<Part<'p>>>,
+    runs: Vec<Run<'p>>,
 }
 
 impl<'p> MergeRuns<'p> {
-    pub(crate) fn new(runs: Vec<Vec<Part<'p>>>) -> Self {
-        let mut rest: Vec<std::vec::IntoIter<Part<'p>>> = runs.into_iter().map(Vec::into_iter).collect();
-        let heads = rest.iter_mut().map(Iterator::next).collect();
-        MergeRuns { rest, heads }
+    pub(crate) fn new(runs: Vec<Run<'p>>) -> Self {
+        MergeRuns { runs }
     }
 }
 
@@ -191,23 +263,18 @@ impl<'p> Iterator for MergeRuns<'p> {
 
     fn next(&mut self) -> Option<Part<'p>> {
         let mut best: Option<usize> = None;
-        for (i, h) in self.heads.iter().enumerate() {
-            let Some(p) = h else { continue };
-            if best
-                .and_then(|b| self.heads[b].as_ref())
-                .is_none_or(|q| p.order(q) == Ordering::Less)
-            {
+        for i in 0..self.runs.len() {
+            if best.is_none_or(|b| self.runs[i].before(&self.runs[b])) && self.runs[i].head().is_some() {
                 best = Some(i);
             }
         }
-        let b = best?;
-        let next = self.rest[b].next();
-        let mut cur = std::mem::replace(&mut self.heads[b], next)?;
-        // every run is sorted: the other parts of this one are at the heads
-        for (h, r) in self.heads.iter_mut().zip(self.rest.iter_mut()) {
-            while h.as_ref().is_some_and(|p| p.order(&cur) == Ordering::Equal) {
-                if let Some(p) = std::mem::replace(h, r.next()) {
-                    cur.merge(p);
+        let mut cur = self.runs.get_mut(best?)?.take()?;
+        // every run is sorted: the other parts of this one are next in theirs
+        for r in &mut self.runs {
+            while r.next_is(&cur) {
+                match r.take() {
+                    Some(p) => cur.merge(p),
+                    None => break,
                 }
             }
         }
@@ -350,7 +417,8 @@ impl Table {
 
 /// What only the first detections of a (client, app) touch.
 struct Cold<'p> {
-    at: Seq,
+    /// Line of the first detection (the file is the sink's).
+    line: u64,
     source_ip: Option<IpAddr>,
     /// Interned device and user names.
     device: Option<u32>,
@@ -405,8 +473,8 @@ pub(crate) struct ScanSink<'p, 'd> {
     pub(crate) before: u64,
     /// The first errors by line: (line, example text).
     pub(crate) errors: Vec<(u64, String)>,
-    /// Finished parts: runs, each in report order.
-    pub(crate) runs: Vec<Vec<Part<'p>>>,
+    /// What the sink found, in report order (one run per finish).
+    pub(crate) runs: Vec<Run<'p>>,
 }
 
 impl<'p, 'd> ScanSink<'p, 'd> {
@@ -486,7 +554,7 @@ impl<'p, 'd> ScanSink<'p, 'd> {
                     cold: self.cold.len() as u32,
                 };
                 self.cold.push(Cold {
-                    at,
+                    line: p.line,
                     source_ip: p.source_ip,
                     device: p.device,
                     user: p.user,
@@ -517,7 +585,7 @@ impl<'p, 'd> ScanSink<'p, 'd> {
         }
         let mut acc = 0u64;
         for &(_, c, _) in &self.examples {
-            acc = acc.wrapping_add(self.cold.get(c as usize).map_or(0, |c| c.at.1));
+            acc = acc.wrapping_add(self.cold.get(c as usize).map_or(0, |c| c.line));
         }
         std::hint::black_box(acc);
         for (slot, c, line) in self.examples.drain(..) {
@@ -612,56 +680,35 @@ impl<'p> monitor::Sink for ScanSink<'p, '_> {
             return;
         }
         let table = std::mem::replace(&mut self.table, Table::new());
-        let cold = std::mem::take(&mut self.cold);
-        // (key, client, slot) in report order, then each part built once
-        let mut order: Vec<(SortKey, String, Hot)> = Vec::with_capacity(table.len);
+        let n = self.cold.len();
+        let mut order: Vec<(SortKey, u32)> = Vec::with_capacity(n);
+        let mut clients = vec![String::new(); n];
+        let mut hots = vec![Hot::default(); n];
         for s in table.slots.into_iter().filter(|s| s.key.tag != 0) {
+            let i = s.hot.cold as usize;
             let client = self.client_text(&s.key);
             let rank = if s.key.app == DOT_APP {
                 self.dot_rank
             } else {
                 self.ranks.get(s.key.app as usize).copied().unwrap_or(0)
             };
-            order.push((SortKey::new(&client, rank), client, s.hot));
+            order.push((SortKey::new(&client, rank), s.hot.cold));
+            if let (Some(c), Some(h)) = (clients.get_mut(i), hots.get_mut(i)) {
+                *c = client;
+                *h = s.hot;
+            }
         }
-        order.sort_unstable_by(|(a, ac, _), (b, bc, _)| a.cmp_with(b, || (ac, bc)));
-        let mut cold: Vec<Option<Cold<'p>>> = cold.into_iter().map(Some).collect();
-        let mut run = Vec::with_capacity(order.len());
-        for (key, client, h) in order {
-            let Some(c) = cold.get_mut(h.cold as usize).and_then(Option::take) else {
-                continue;
-            };
-            let (first_seen, last_seen) = if h.first <= h.last {
-                (
-                    Some(Timestamp::from_unix_nanos(h.first)),
-                    Some(Timestamp::from_unix_nanos(h.last)),
-                )
-            } else {
-                (None, None)
-            };
-            run.push(Part {
-                key,
-                client,
-                blocked: c.spill[0] + u64::from(h.counts[0]),
-                got_through: c.spill[1] + u64::from(h.counts[1]),
-                unknown: c.spill[2] + u64::from(h.counts[2]),
-                first_seen,
-                last_seen,
-                first: First {
-                    at: c.at,
-                    source_ip: c.source_ip,
-                    device: self.text(c.device),
-                    user: self.text(c.user),
-                    group: c.group,
-                    app: c.app,
-                    kind: c.kind,
-                    reason: c.reason,
-                    action: c.action,
-                    examples: c.examples,
-                },
-            });
-        }
-        self.runs.push(run);
+        order.sort_unstable_by(|(a, i), (b, j)| a.cmp_with(b, || (&clients[*i as usize], &clients[*j as usize])));
+        self.str_ids.clear();
+        self.runs.push(Run {
+            order,
+            clients,
+            hots,
+            cold: std::mem::take(&mut self.cold).into_iter().map(Some).collect(),
+            strs: std::mem::take(&mut self.strs),
+            next: 0,
+            file: self.file,
+        });
     }
 
     fn merge(&mut self, mut other: Self) {
