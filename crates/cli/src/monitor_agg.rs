@@ -207,8 +207,8 @@ impl<'p> Run<'p> {
         id.and_then(|i| self.strs.get(i as usize)).cloned()
     }
 
-    /// The next entry as a part.
-    fn take(&mut self) -> Option<Part<'p>> {
+    /// The next entry as a part (without its client text unless `client`).
+    fn take(&mut self, client: bool) -> Option<Part<'p>> {
         let &(key, i) = self.order.get(self.next)?;
         self.next += 1;
         let i = i as usize;
@@ -224,7 +224,10 @@ impl<'p> Run<'p> {
         };
         Some(Part {
             key,
-            client: self.clients.get_mut(i).map(std::mem::take).unwrap_or_default(),
+            client: match self.clients.get_mut(i) {
+                Some(c) if client => std::mem::take(c),
+                _ => String::new(),
+            },
             blocked: c.spill[0] + u64::from(h.counts[0]),
             got_through: c.spill[1] + u64::from(h.counts[1]),
             unknown: c.spill[2] + u64::from(h.counts[2]),
@@ -243,6 +246,27 @@ impl<'p> Run<'p> {
                 examples: c.examples,
             },
         })
+    }
+}
+
+/// Reorders `a`, `b` and `c` in place so that entry k is the one that was
+/// at `from[k]` (`from` is a permutation of their indices), by following
+/// its cycles.
+fn permute<A, B, C>(from: &[u32], a: &mut [A], b: &mut [B], c: &mut [C]) {
+    let mut done = vec![false; from.len()];
+    for start in 0..from.len() {
+        let mut k = start;
+        while !done[k] {
+            done[k] = true;
+            let src = from[k] as usize;
+            if src == start {
+                break;
+            }
+            a.swap(k, src);
+            b.swap(k, src);
+            c.swap(k, src);
+            k = src;
+        }
     }
 }
 
@@ -268,11 +292,11 @@ impl<'p> Iterator for MergeRuns<'p> {
                 best = Some(i);
             }
         }
-        let mut cur = self.runs.get_mut(best?)?.take()?;
+        let mut cur = self.runs.get_mut(best?)?.take(true)?;
         // every run is sorted: the other parts of this one are next in theirs
         for r in &mut self.runs {
             while r.next_is(&cur) {
-                match r.take() {
+                match r.take(false) {
                     Some(p) => cur.merge(p),
                     None => break,
                 }
@@ -699,12 +723,22 @@ impl<'p> monitor::Sink for ScanSink<'p, '_> {
             }
         }
         order.sort_unstable_by(|(a, i), (b, j)| a.cmp_with(b, || (&clients[*i as usize], &clients[*j as usize])));
+        let mut cold: Vec<Option<Cold<'p>>> = std::mem::take(&mut self.cold).into_iter().map(Some).collect();
+        if order.len() == n {
+            // the entries in report order, moved in place: the merge (on one
+            // thread) then reads them one after the other
+            let from: Vec<u32> = order.iter().map(|&(_, i)| i).collect();
+            permute(&from, &mut clients, &mut hots, &mut cold);
+            for (k, o) in order.iter_mut().enumerate() {
+                o.1 = k as u32;
+            }
+        }
         self.str_ids.clear();
         self.runs.push(Run {
             order,
             clients,
             hots,
-            cold: std::mem::take(&mut self.cold).into_iter().map(Some).collect(),
+            cold,
             strs: std::mem::take(&mut self.strs),
             next: 0,
             file: self.file,
@@ -764,6 +798,26 @@ mod tests {
                     assert_eq!(got, want, "{a:?} {b:?} {ra} {rb}");
                 }
             }
+        }
+    }
+
+    #[test]
+    fn permute_moves_each_entry_where_it_is_asked_for() {
+        let mut state = 5u64;
+        for n in [0usize, 1, 2, 3, 10, 1000] {
+            // a random permutation (Fisher–Yates)
+            let mut from: Vec<u32> = (0..n as u32).collect();
+            for i in (1..n).rev() {
+                state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                from.swap(i, (state >> 33) as usize % (i + 1));
+            }
+            let mut a: Vec<u32> = (0..n as u32).collect();
+            let mut b: Vec<String> = (0..n).map(|i| i.to_string()).collect();
+            let mut c: Vec<Option<u64>> = (0..n as u64).map(Some).collect();
+            permute(&from, &mut a, &mut b, &mut c);
+            assert_eq!(a, from);
+            assert_eq!(b, from.iter().map(|i| i.to_string()).collect::<Vec<_>>());
+            assert_eq!(c, from.iter().map(|&i| Some(u64::from(i))).collect::<Vec<_>>());
         }
     }
 

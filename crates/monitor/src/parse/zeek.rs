@@ -104,6 +104,53 @@ pub struct ZeekTsvParser {
     cols: Vec<u8>,
     /// The used columns, in order: (column index, slot).
     used: Vec<(usize, usize)>,
+    /// The last server address read: logs repeat them.
+    resp_memo: IpMemo,
+}
+
+/// The last address text parsed and its value. A memo, not state: any two
+/// are equal, so parsers compare by their header alone.
+#[derive(Debug, Clone)]
+struct IpMemo {
+    text: [u8; 48],
+    len: usize,
+    ip: Option<std::net::IpAddr>,
+}
+
+impl Default for IpMemo {
+    fn default() -> Self {
+        IpMemo {
+            text: [0; 48],
+            len: 0,
+            ip: None,
+        }
+    }
+}
+
+impl PartialEq for IpMemo {
+    fn eq(&self, _: &IpMemo) -> bool {
+        true
+    }
+}
+
+impl Eq for IpMemo {}
+
+impl IpMemo {
+    /// `parse_ip(field, s)`, remembered.
+    fn parse(&mut self, field: &'static str, s: &str) -> Result<std::net::IpAddr, LineError> {
+        if let Some(ip) = self.ip {
+            if self.text.get(..self.len) == Some(s.as_bytes()) {
+                return Ok(ip);
+            }
+        }
+        let ip = parse_ip(field, s)?;
+        if let Some(t) = self.text.get_mut(..s.len()) {
+            t.copy_from_slice(s.as_bytes());
+            self.len = s.len();
+            self.ip = Some(ip);
+        }
+        Ok(ip)
+    }
 }
 
 /// Lines of up to this many fields take the fast path of [`ZeekTsvParser::fields`].
@@ -120,6 +167,7 @@ impl ZeekTsvParser {
             hint,
             cols: Vec::new(),
             used: Vec::new(),
+            resp_memo: IpMemo::default(),
         }
     }
 
@@ -152,7 +200,7 @@ impl ZeekTsvParser {
             ev.source_port = Some(parse_port("id.orig_p", s)?);
         }
         if let Some(s) = v[RESP_H] {
-            ev.destination_ip = Some(parse_ip("id.resp_h", s)?);
+            ev.destination_ip = Some(self.resp_memo.parse("id.resp_h", s)?);
         }
         if let Some(s) = v[RESP_P] {
             ev.destination_port = Some(parse_port("id.resp_p", s)?);
