@@ -173,10 +173,12 @@ fn max_opt(a: Option<Timestamp>, b: Option<Timestamp>) -> Option<Timestamp> {
 pub(crate) struct Run<'p> {
     /// (key, entry), in report order.
     order: Vec<(SortKey, u32)>,
-    /// By entry: the client as text, the counters, the first detection.
-    clients: Vec<String>,
+    /// By entry: where its client's text is in `text`, the counters, the first detection.
+    spans: Vec<(usize, usize)>,
     hots: Vec<Hot>,
     cold: Vec<Option<Cold<'p>>>,
+    /// The clients' texts, one after the other.
+    text: String,
     /// The sink's interned device and user names.
     strs: Vec<String>,
     next: usize,
@@ -186,7 +188,14 @@ pub(crate) struct Run<'p> {
 impl<'p> Run<'p> {
     fn head(&self) -> Option<(&SortKey, &str)> {
         let &(ref key, i) = self.order.get(self.next)?;
-        Some((key, self.clients.get(i as usize).map_or("", String::as_str)))
+        Some((key, self.client(i as usize)))
+    }
+
+    fn client(&self, i: usize) -> &str {
+        self.spans
+            .get(i)
+            .and_then(|&(start, len)| self.text.get(start..start + len))
+            .unwrap_or("")
     }
 
     /// Whether this run's next entry comes before `other`'s.
@@ -224,9 +233,10 @@ impl<'p> Run<'p> {
         };
         Some(Part {
             key,
-            client: match self.clients.get_mut(i) {
-                Some(c) if client => std::mem::take(c),
-                _ => String::new(),
+            client: if client {
+                self.client(i).to_string()
+            } else {
+                String::new()
             },
             blocked: c.spill[0] + u64::from(h.counts[0]),
             got_through: c.spill[1] + u64::from(h.counts[1]),
@@ -538,17 +548,25 @@ impl<'p, 'd> ScanSink<'p, 'd> {
         id
     }
 
-    fn text(&self, id: Option<u32>) -> Option<String> {
-        id.and_then(|i| self.strs.get(i as usize)).cloned()
-    }
-
-    fn client_text(&self, k: &PairKey) -> String {
-        match k.tag {
-            TAG_DEVICE => self.text(Some(k.addr[0] as u32)).unwrap_or_default(),
-            TAG_V4 => std::net::Ipv4Addr::from(k.addr[0] as u32).to_string(),
-            TAG_V6 => std::net::Ipv6Addr::from(u128::from(k.addr[0]) << 64 | u128::from(k.addr[1])).to_string(),
-            _ => "-".to_string(),
-        }
+    /// Appends the client's text (device name, else address, else `-`).
+    fn client_text(&self, k: &PairKey, out: &mut String) {
+        use std::fmt::Write as _;
+        let _ = match k.tag {
+            TAG_DEVICE => {
+                out.push_str(self.strs.get(k.addr[0] as usize).map_or("", String::as_str));
+                Ok(())
+            }
+            TAG_V4 => write!(out, "{}", std::net::Ipv4Addr::from(k.addr[0] as u32)),
+            TAG_V6 => write!(
+                out,
+                "{}",
+                std::net::Ipv6Addr::from(u128::from(k.addr[0]) << 64 | u128::from(k.addr[1]))
+            ),
+            _ => {
+                out.push('-');
+                Ok(())
+            }
+        };
     }
 
     /// Applies the pending detections, in order. Their slots are read first,
@@ -706,29 +724,36 @@ impl<'p> monitor::Sink for ScanSink<'p, '_> {
         let table = std::mem::replace(&mut self.table, Table::new());
         let n = self.cold.len();
         let mut order: Vec<(SortKey, u32)> = Vec::with_capacity(n);
-        let mut clients = vec![String::new(); n];
+        // the clients' texts in one string (no allocation per entry)
+        let mut text = String::with_capacity(n * 16);
+        let mut spans = vec![(0usize, 0usize); n];
         let mut hots = vec![Hot::default(); n];
         for s in table.slots.into_iter().filter(|s| s.key.tag != 0) {
             let i = s.hot.cold as usize;
-            let client = self.client_text(&s.key);
+            let start = text.len();
+            self.client_text(&s.key, &mut text);
             let rank = if s.key.app == DOT_APP {
                 self.dot_rank
             } else {
                 self.ranks.get(s.key.app as usize).copied().unwrap_or(0)
             };
-            order.push((SortKey::new(&client, rank), s.hot.cold));
-            if let (Some(c), Some(h)) = (clients.get_mut(i), hots.get_mut(i)) {
-                *c = client;
+            order.push((SortKey::new(&text[start..], rank), s.hot.cold));
+            if let (Some(c), Some(h)) = (spans.get_mut(i), hots.get_mut(i)) {
+                *c = (start, text.len() - start);
                 *h = s.hot;
             }
         }
-        order.sort_unstable_by(|(a, i), (b, j)| a.cmp_with(b, || (&clients[*i as usize], &clients[*j as usize])));
+        let client = |i: u32| {
+            let (start, len) = spans[i as usize];
+            &text[start..start + len]
+        };
+        order.sort_unstable_by(|(a, i), (b, j)| a.cmp_with(b, || (client(*i), client(*j))));
         let mut cold: Vec<Option<Cold<'p>>> = std::mem::take(&mut self.cold).into_iter().map(Some).collect();
         if order.len() == n {
             // the entries in report order, moved in place: the merge (on one
             // thread) then reads them one after the other
             let from: Vec<u32> = order.iter().map(|&(_, i)| i).collect();
-            permute(&from, &mut clients, &mut hots, &mut cold);
+            permute(&from, &mut spans, &mut hots, &mut cold);
             for (k, o) in order.iter_mut().enumerate() {
                 o.1 = k as u32;
             }
@@ -736,7 +761,8 @@ impl<'p> monitor::Sink for ScanSink<'p, '_> {
         self.str_ids.clear();
         self.runs.push(Run {
             order,
-            clients,
+            spans,
+            text,
             hots,
             cold,
             strs: std::mem::take(&mut self.strs),

@@ -435,34 +435,43 @@ fn write_json<'p>(
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).max(1);
     let totals = &mut report.totals;
     std::thread::scope(|s| -> Result<()> {
-        // batch i goes to renderer i % threads; each answers in order
+        // batch i goes to renderer i % threads; each answers in order. The
+        // batches and the text buffers go back and forth, not reallocated.
         let mut jobs = Vec::with_capacity(threads);
         let mut done = Vec::with_capacity(threads);
         for _ in 0..threads {
-            let (job_tx, job_rx) = std::sync::mpsc::channel::<(usize, Vec<Finding<'p>>)>();
-            let (done_tx, done_rx) = std::sync::mpsc::channel::<Vec<u8>>();
+            let (job_tx, job_rx) = std::sync::mpsc::channel::<(usize, Vec<Finding<'p>>, Vec<u8>)>();
+            let (done_tx, done_rx) = std::sync::mpsc::channel::<(Vec<u8>, Vec<Finding<'p>>)>();
             jobs.push(job_tx);
             done.push(done_rx);
             s.spawn(move || {
                 let mut json = FindingJson::default();
-                for (i, batch) in job_rx {
-                    if done_tx.send(json.render(&batch, i == 0)).is_err() {
+                for (i, mut batch, mut text) in job_rx {
+                    text.clear();
+                    json.render(&mut text, &batch, i == 0);
+                    batch.clear();
+                    if done_tx.send((text, batch)).is_err() {
                         return;
                     }
                 }
             });
         }
         let (mut sent, mut written) = (0usize, 0usize);
-        let mut write_next = |written: &mut usize| -> Result<()> {
-            let part = done[*written % threads]
+        let mut spare: Vec<(Vec<u8>, Vec<Finding<'p>>)> = Vec::new();
+        let mut write_next = |written: &mut usize, spare: &mut Vec<(Vec<u8>, Vec<Finding<'p>>)>| -> Result<()> {
+            let (text, batch) = done[*written % threads]
                 .recv()
                 .map_err(|_| anyhow::anyhow!("rendering the report failed"))?;
-            out.write_all(&part)?;
+            out.write_all(&text)?;
+            spare.push((text, batch));
             *written += 1;
             Ok(())
         };
         loop {
-            let batch: Vec<Finding<'p>> = findings.by_ref().take(BATCH).collect();
+            let (text, mut batch) = spare
+                .pop()
+                .unwrap_or_else(|| (Vec::with_capacity(BATCH * 768), Vec::with_capacity(BATCH)));
+            batch.extend(findings.by_ref().take(BATCH));
             if batch.is_empty() {
                 break;
             }
@@ -470,16 +479,16 @@ fn write_json<'p>(
                 totals.add(f);
             }
             jobs[sent % threads]
-                .send((sent, batch))
+                .send((sent, batch, text))
                 .map_err(|_| anyhow::anyhow!("rendering the report failed"))?;
             sent += 1;
             while sent - written > 2 * threads {
-                write_next(&mut written)?;
+                write_next(&mut written, &mut spare)?;
             }
         }
         drop(jobs);
         while written < sent {
-            write_next(&mut written)?;
+            write_next(&mut written, &mut spare)?;
         }
         Ok(())
     })?;
@@ -534,15 +543,14 @@ const FIELD: &[u8] = b",\n      \"";
 
 impl FindingJson {
     /// `\n    {…}` for the first finding of the report, `,\n    {…}` for the others.
-    fn render(&mut self, chunk: &[Finding<'_>], report_first: bool) -> Vec<u8> {
-        let mut out = Vec::with_capacity(chunk.len() * 768);
+    fn render(&mut self, out: &mut Vec<u8>, chunk: &[Finding<'_>], report_first: bool) {
         for (i, f) in chunk.iter().enumerate() {
             out.extend_from_slice(if i == 0 && report_first {
                 b"\n    {\n      \"client\": "
             } else {
                 b",\n    {\n      \"client\": "
             });
-            json_str(&mut out, &f.client);
+            json_str(out, &f.client);
             if let Some(ip) = f.source_ip {
                 out.extend_from_slice(FIELD);
                 out.extend_from_slice(b"source_ip\": \"");
@@ -554,7 +562,7 @@ impl FindingJson {
                     out.extend_from_slice(FIELD);
                     out.extend_from_slice(name.as_bytes());
                     out.extend_from_slice(b"\": ");
-                    json_str(&mut out, v);
+                    json_str(out, v);
                 }
             }
             out.extend_from_slice(b",\n");
@@ -564,7 +572,7 @@ impl FindingJson {
                     out.extend_from_slice(FIELD);
                     out.extend_from_slice(name.as_bytes());
                     out.extend_from_slice(b"\": \"");
-                    push_time(&mut out, t);
+                    push_time(out, t);
                     out.push(b'"');
                 }
             }
@@ -577,7 +585,7 @@ impl FindingJson {
                 out.extend_from_slice(FIELD);
                 out.extend_from_slice(name.as_bytes());
                 out.extend_from_slice(b"\": ");
-                push_u64(&mut out, n);
+                push_u64(out, n);
             }
             out.extend_from_slice(FIELD);
             out.extend_from_slice(b"examples\": ");
@@ -589,14 +597,13 @@ impl FindingJson {
                     out.extend_from_slice(if k == 0 { b"[\n        " } else { b",\n        " });
                     out.extend_from_slice(self.file(ex.names, fi));
                     out.push(b':');
-                    push_u64(&mut out, line);
+                    push_u64(out, line);
                     out.push(b'"');
                 }
                 out.extend_from_slice(b"\n      ]");
             }
             out.extend_from_slice(b"\n    }");
         }
-        out
     }
 
     /// The escaped file name with its opening quote.
