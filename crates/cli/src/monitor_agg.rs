@@ -186,22 +186,16 @@ pub(crate) struct Run<'p> {
 }
 
 impl<'p> Run<'p> {
-    fn head(&self) -> Option<(&SortKey, &str)> {
-        let &(ref key, i) = self.order.get(self.next)?;
-        Some((key, self.client(i as usize)))
-    }
-
-    fn client(&self, i: usize) -> &str {
-        self.spans
-            .get(i)
-            .and_then(|&(start, len)| self.text.get(start..start + len))
-            .unwrap_or("")
+    /// The next entry's key and index.
+    fn head(&self) -> Option<(&SortKey, usize)> {
+        let (key, i) = self.order.get(self.next)?;
+        Some((key, *i as usize))
     }
 
     /// Whether this run's next entry comes before `other`'s.
     fn before(&self, other: &Run<'_>) -> bool {
         match (self.head(), other.head()) {
-            (Some((a, ac)), Some((b, bc))) => a.cmp_with(b, || (ac, bc)) == Ordering::Less,
+            (Some((a, i)), Some((b, j))) => a.cmp_with(b, || (self.client(i), other.client(j))) == Ordering::Less,
             (a, _) => a.is_some(),
         }
     }
@@ -209,7 +203,14 @@ impl<'p> Run<'p> {
     /// Whether this run's next entry is the (client, app) of `p`.
     fn next_is(&self, p: &Part<'_>) -> bool {
         self.head()
-            .is_some_and(|(k, c)| k.cmp_with(&p.key, || (c, &p.client)) == Ordering::Equal)
+            .is_some_and(|(k, i)| k.cmp_with(&p.key, || (self.client(i), &p.client)) == Ordering::Equal)
+    }
+
+    fn client(&self, i: usize) -> &str {
+        self.spans
+            .get(i)
+            .and_then(|&(start, len)| self.text.get(start..start + len))
+            .unwrap_or("")
     }
 
     fn text(&self, id: Option<u32>) -> Option<String> {
