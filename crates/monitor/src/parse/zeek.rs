@@ -375,7 +375,8 @@ fn zeek_ts_text(s: &str) -> Result<Option<Timestamp>, LineError> {
 fn epoch_fast(b: &[u8]) -> Option<Timestamp> {
     let mut secs: i64 = 0;
     let mut i = 0;
-    while i < b.len() && b[i].is_ascii_digit() {
+    // at most 13 digits are read (12 fit; a 13th means "not this form"), so no overflow
+    while i < b.len() && i <= 12 && b[i].is_ascii_digit() {
         secs = secs * 10 + i64::from(b[i] - b'0');
         i += 1;
     }
@@ -685,6 +686,8 @@ mod fast_path_tests {
             "9223372036.854775807",
             "9223372037.0",
             "1234567890123.0",
+            // more digits than any integer holds: no overflow, the full parser decides
+            "99999999999999999999999999999999.5",
             "-1.5",
             ".5",
             "1e5",
