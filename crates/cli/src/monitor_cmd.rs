@@ -879,7 +879,7 @@ mod tests {
 
     fn findings<'a>(names: &'a [String], reasons: &'a [policy::RuleReason], n: usize) -> Vec<Finding<'a>> {
         let clients = [
-            "10.1.0.1",
+            "198.18.0.1",
             "fe80::1",
             "kiosk \"7\"",
             "tab\there",

@@ -220,7 +220,7 @@ fn scan_merges_and_orders_findings_across_files_and_workers() {
         let client = format!("198.18.{}.{}", i % 3, i % 7);
         let name = ["www.tiktok.com", "dns.google", "mask.icloud.com", "www.example.org"][(i % 4) as usize];
         log.push_str(&format!(
-            "22-Nov-2026 02:{:02}:{:02}.317 queries: info: client @0x7f01 {client}#{} ({name}): query: {name} IN A +E(0)K (10.0.0.1)\n",
+            "22-Nov-2026 02:{:02}:{:02}.317 queries: info: client @0x7f01 {client}#{} ({name}): query: {name} IN A +E(0)K (192.0.2.53)\n",
             i / 60 % 60,
             i % 60,
             1024 + i

@@ -38,8 +38,8 @@ fn zeek_dns(bytes: usize) -> Vec<u8> {
         ts += r % 3;
         let name = NAMES[(r % 8) as usize];
         let line = match r % 3 {
-            0 => format!("{ts}.{:06}\tC{r:x}\t10.1.{}.{}\t{}\t10.0.0.53\t53\tudp\t{}\t0.000392\t{name}\t1\tC_INTERNET\t1\tA\t0\tNOERROR\tF\tF\tT\tT\t0\tedge.{name},198.51.100.{}\t124.000000,2156.000000\tF\n", r % 1_000_000, r % 200, r % 250, 1024 + r % 60000, r % 65536, r % 250),
-            1 => format!("{ts}.{:06}\tC{r:x}\t10.1.{}.{}\t{}\t10.0.0.53\t53\tudp\t{}\t-\t{name}\t1\tC_INTERNET\t28\tAAAA\t3\tNXDOMAIN\tF\tF\tT\tF\t0\t-\t-\tF\n", r % 1_000_000, r % 200, r % 250, 1024 + r % 60000, r % 65536),
+            0 => format!("{ts}.{:06}\tC{r:x}\t198.18.{}.{}\t{}\t192.0.2.53\t53\tudp\t{}\t0.000392\t{name}\t1\tC_INTERNET\t1\tA\t0\tNOERROR\tF\tF\tT\tT\t0\tedge.{name},198.51.100.{}\t124.000000,2156.000000\tF\n", r % 1_000_000, r % 200, r % 250, 1024 + r % 60000, r % 65536, r % 250),
+            1 => format!("{ts}.{:06}\tC{r:x}\t198.18.{}.{}\t{}\t192.0.2.53\t53\tudp\t{}\t-\t{name}\t1\tC_INTERNET\t28\tAAAA\t3\tNXDOMAIN\tF\tF\tT\tF\t0\t-\t-\tF\n", r % 1_000_000, r % 200, r % 250, 1024 + r % 60000, r % 65536),
             _ => format!("{ts}.{:06}\tC{r:x}\tfe80::217:f2ff:fed7:{:x}\t5353\tff02::fb\t5353\tudp\t0\t-\t{name}\t-\t-\t-\t-\t0\tNOERROR\tT\tF\tF\tF\t0\tgemini.local\t120.000000\tF\n", r % 1_000_000, r % 65536),
         };
         out.extend_from_slice(line.as_bytes());
@@ -58,10 +58,10 @@ fn bind_query(bytes: usize) -> Vec<u8> {
         let min = (ms / 60_000) % 60;
         let name = NAMES[(r % 8) as usize];
         let line = if r % 10 == 0 {
-            format!("22-Nov-2026 02:{min:02}:{sec:02}.{milli:03} query-errors: info: client @0x7fe822113098 10.1.{}.{}#{} ({name}): query failed (REFUSED) for {name}/IN/A at query.c:5708\n", r % 200, r % 250, 1024 + r % 60000)
+            format!("22-Nov-2026 02:{min:02}:{sec:02}.{milli:03} query-errors: info: client @0x7fe822113098 198.18.{}.{}#{} ({name}): query failed (REFUSED) for {name}/IN/A at query.c:5708\n", r % 200, r % 250, 1024 + r % 60000)
         } else {
             let qt = ["A", "AAAA", "HTTPS"][(r % 3) as usize];
-            format!("22-Nov-2026 02:{min:02}:{sec:02}.{milli:03} queries: info: client @0x7fe822113098 10.1.{}.{}#{} ({name}): query: {name} IN {qt} +E(0)K (10.0.0.53)\n", r % 200, r % 250, 1024 + r % 60000)
+            format!("22-Nov-2026 02:{min:02}:{sec:02}.{milli:03} queries: info: client @0x7fe822113098 198.18.{}.{}#{} ({name}): query: {name} IN {qt} +E(0)K (192.0.2.53)\n", r % 200, r % 250, 1024 + r % 60000)
         };
         out.extend_from_slice(line.as_bytes());
     }

@@ -384,7 +384,7 @@ mod tests {
             "1..2.3",
             "1.2.3.4 ",
             "a.b.c.d",
-            "10.1.2.300",
+            "198.18.2.300",
         ] {
             assert_eq!(fast_ipv4(s.as_bytes()), s.parse().ok(), "{s}");
         }
@@ -412,7 +412,7 @@ mod tests {
             b"",
             b"\t",
             b"a\tb",
-            b"1795316000.000000\tCabc\t10.1.2.3\t53\t\t\t-\t\xff\x80\t(empty)\t",
+            b"1795316000.000000\tCabc\t198.18.2.3\t53\t\t\t-\t\xff\x80\t(empty)\t",
             b"\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t",
             b"no separators at all, but more than eight bytes \x89\x09\x08",
         ];
@@ -437,7 +437,7 @@ mod tests {
             b"".to_vec(),
             b"\t".to_vec(),
             b"a\tb".to_vec(),
-            b"1795316000.000000\tCabc\t10.1.2.3\t53\t\t\t-\t\xff\x80\t(empty)\t".to_vec(),
+            b"1795316000.000000\tCabc\t198.18.2.3\t53\t\t\t-\t\xff\x80\t(empty)\t".to_vec(),
             b"\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t".to_vec(),
             b"no separators at all, but more than eight bytes \x89\x09\x08".to_vec(),
         ];

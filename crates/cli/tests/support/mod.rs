@@ -35,7 +35,7 @@ pub fn tempdir(name: &str) -> PathBuf {
 /// A BIND query-log line (`print-time`, category and severity) for `name` asked by `client`.
 pub fn bind_query(n: u32, client: &str, name: &str) -> String {
     format!(
-        "22-Nov-2026 02:54:{:02}.317 queries: info: client @0x7f01 {client}#5{n:04} ({name}): query: {name} IN A +E(0)K (10.0.0.1)\n",
+        "22-Nov-2026 02:54:{:02}.317 queries: info: client @0x7f01 {client}#5{n:04} ({name}): query: {name} IN A +E(0)K (192.0.2.53)\n",
         n % 60
     )
 }

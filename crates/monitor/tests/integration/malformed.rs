@@ -149,13 +149,13 @@ fn adguard_bad_lines() {
 
 #[test]
 fn blocky_bad_lines() {
-    let good = b"2026-11-22 02:54:39\t192.168.1.23\tphone\t0\tBLOCKED (tiktok)\twww.tiktok.com\t\tNXDOMAIN\tBLOCKED\tA";
+    let good = b"2026-11-22 02:54:39\t192.0.2.23\tphone\t0\tBLOCKED (tiktok)\twww.tiktok.com\t\tNXDOMAIN\tBLOCKED\tA";
     let text = cat(&[
         good,
-        b"2026-11-22 02:54:39\t192.168.1.23\tphone\t0",
-        b"2026-11-22 25:54:39\t192.168.1.23\tphone\t0\tx\twww.tiktok.com\t\tNXDOMAIN\tBLOCKED\tA",
-        b"2026-11-22 02:54:39\t192.168.1\tphone\t0\tx\twww.tiktok.com\t\tNXDOMAIN\tBLOCKED\tA",
-        b"2026-11-22 02:54:39\t192.168.1.23\t\"unterminated\t0\tx\twww.tiktok.com\t\tNXDOMAIN\tBLOCKED\tA",
+        b"2026-11-22 02:54:39\t192.0.2.23\tphone\t0",
+        b"2026-11-22 25:54:39\t192.0.2.23\tphone\t0\tx\twww.tiktok.com\t\tNXDOMAIN\tBLOCKED\tA",
+        b"2026-11-22 02:54:39\t192.0.2\tphone\t0\tx\twww.tiktok.com\t\tNXDOMAIN\tBLOCKED\tA",
+        b"2026-11-22 02:54:39\t192.0.2.23\t\"unterminated\t0\tx\twww.tiktok.com\t\tNXDOMAIN\tBLOCKED\tA",
         good,
     ]);
     let p = parse_text(Format::Blocky, &text);
@@ -176,13 +176,13 @@ fn zeek_tsv_bad_lines() {
     let header = "#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n#path\tdns\n#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\ttrans_id\tquery\tqtype_name\trcode_name\tanswers\n";
     let mut text = header.as_bytes().to_vec();
     text.extend_from_slice(&cat(&[
-        b"1591367999.305988\tC1\t10.0.0.1\t5353\t10.0.0.2\t53\tudp\t1\twww.TikTok.com\tA\tNOERROR\t1.2.3.4,5.6.7.8",
-        b"1591367999.305988\tC1\t10.0.0.1\t5353\t10.0.0.2\t53\tudp\t1\twww.tiktok.com",
-        b"15913x7999.305988\tC1\t10.0.0.1\t5353\t10.0.0.2\t53\tudp\t1\twww.tiktok.com\tA\tNOERROR\t-",
-        b"1591367999.305988\tC1\t10.0.0\t5353\t10.0.0.2\t53\tudp\t1\twww.tiktok.com\tA\tNOERROR\t-",
-        b"1591367999.305988\tC1\t10.0.0.1\t70000\t10.0.0.2\t53\tudp\t1\twww.tiktok.com\tA\tNOERROR\t-",
-        b"1591367999.305988\tC1\t10.0.0.1\t5353\t10.0.0.2\t53\tudp\t1\twww.\xc3\x28.com\tA\tNOERROR\t-",
-        b"XXXXXXXXXX.XXXXXX\tC1\t10.0.0.1\t5353\t10.0.0.2\t53\tudp\t1\tx\\x09y.com\tA\tNOERROR\t(empty)",
+        b"1591367999.305988\tC1\t198.18.0.1\t5353\t192.0.2.2\t53\tudp\t1\twww.TikTok.com\tA\tNOERROR\t1.2.3.4,5.6.7.8",
+        b"1591367999.305988\tC1\t198.18.0.1\t5353\t192.0.2.2\t53\tudp\t1\twww.tiktok.com",
+        b"15913x7999.305988\tC1\t198.18.0.1\t5353\t192.0.2.2\t53\tudp\t1\twww.tiktok.com\tA\tNOERROR\t-",
+        b"1591367999.305988\tC1\t198.18.0\t5353\t192.0.2.2\t53\tudp\t1\twww.tiktok.com\tA\tNOERROR\t-",
+        b"1591367999.305988\tC1\t198.18.0.1\t70000\t192.0.2.2\t53\tudp\t1\twww.tiktok.com\tA\tNOERROR\t-",
+        b"1591367999.305988\tC1\t198.18.0.1\t5353\t192.0.2.2\t53\tudp\t1\twww.\xc3\x28.com\tA\tNOERROR\t-",
+        b"XXXXXXXXXX.XXXXXX\tC1\t198.18.0.1\t5353\t192.0.2.2\t53\tudp\t1\tx\\x09y.com\tA\tNOERROR\t(empty)",
     ]));
     let p = parse_text(Format::ZeekTsv, &text);
     check(
@@ -213,12 +213,12 @@ fn zeek_tsv_bad_lines() {
 #[test]
 fn zeek_json_bad_lines() {
     let text = cat(&[
-        br#"{"ts":1591367999.305988,"uid":"C1","id.orig_h":"192.168.4.76","id.orig_p":36844,"id.resp_h":"192.168.4.1","id.resp_p":53,"proto":"udp","query":"a.example","qtype_name":"A"}"#,
+        br#"{"ts":1591367999.305988,"uid":"C1","id.orig_h":"198.18.4.76","id.orig_p":36844,"id.resp_h":"192.0.2.1","id.resp_p":53,"proto":"udp","query":"a.example","qtype_name":"A"}"#,
         br#"{"ts":"yesterday","uid":"C1","query":"a.example"}"#,
-        br#"{"ts":1591367999.3,"id.orig_h":"192.168.4","query":"a.example"}"#,
+        br#"{"ts":1591367999.3,"id.orig_h":"198.18.4","query":"a.example"}"#,
         br#"{"ts":1591367999.3,"id.orig_p":70000,"query":"a.example"}"#,
         br#"{"ts":1591367999.3,"#,
-        br#"{"ts":1591367999.3,"uid":"C2","id.orig_h":"192.168.4.76","query":"B.example"}"#,
+        br#"{"ts":1591367999.3,"uid":"C2","id.orig_h":"198.18.4.76","query":"B.example"}"#,
     ]);
     let p = parse_text(Format::ZeekJson, &text);
     check(
@@ -310,13 +310,13 @@ fn squid_bad_lines() {
 #[test]
 fn pihole_bad_lines_keep_correlation() {
     let text = cat(&[
-        b"Jan 10 10:00:01 dnsmasq[812]: query[A] v16m.tiktokcdn.com from 192.168.1.23",
+        b"Jan 10 10:00:01 dnsmasq[812]: query[A] v16m.tiktokcdn.com from 192.0.2.23",
         b"Jan 10 10:00:01 dnsmasq[812]: query[A] broken from not-an-ip",
         b"Jan 10 10:00:01 dnsmasq[812]: gravity blocked v16m.tiktokcdn.com is 0.0.0.0",
     ]);
     let p = parse_text(Format::Pihole, &text);
     check(&p, 2, &[(2, ErrorKind::Ip, "source.ip")]);
-    assert_eq!(p.events[1].source_ip, "192.168.1.23".parse().ok());
+    assert_eq!(p.events[1].source_ip, "192.0.2.23".parse().ok());
 }
 
 /// Regression (found by cargo fuzz, `parse_zeek_json`): a `ts` of 1e10 seconds

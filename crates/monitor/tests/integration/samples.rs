@@ -18,9 +18,9 @@ Jan 10 10:00:05 dnsmasq[812]: forwarded example.org to 1.1.1.1
 Jan 10 10:00:05 dnsmasq[812]: reply example.org is 93.184.215.14
 ";
 
-pub const BLOCKY: &str = "2026-11-22 02:54:39\t192.168.1.23\tphone-anna; phone-anna.lan\t0\tBLOCKED (tiktok)\twww.tiktok.com\t\tNXDOMAIN\tBLOCKED\tA\tblocky-1
-2026-11-22 02:54:40\t192.168.1.24\tlaptop\t12\tRESOLVED (tcp+udp:1.1.1.1)\texample.org\tCNAME (edge.example.net.), A (93.184.215.14)\tNOERROR\tRESOLVED\tA\tblocky-1
-2026-11-22 02:54:41\t192.168.1.24\tlaptop\t0\tCACHED\t\"we\"\"ird.example\"\tA (203.0.113.1)\tNOERROR\tCACHED\tA
+pub const BLOCKY: &str = "2026-11-22 02:54:39\t192.0.2.23\tphone-anna; phone-anna.lan\t0\tBLOCKED (tiktok)\twww.tiktok.com\t\tNXDOMAIN\tBLOCKED\tA\tblocky-1
+2026-11-22 02:54:40\t192.0.2.24\tlaptop\t12\tRESOLVED (tcp+udp:1.1.1.1)\texample.org\tCNAME (edge.example.net.), A (93.184.215.14)\tNOERROR\tRESOLVED\tA\tblocky-1
+2026-11-22 02:54:41\t192.0.2.24\tlaptop\t0\tCACHED\t\"we\"\"ird.example\"\tA (203.0.113.1)\tNOERROR\tCACHED\tA
 ";
 
 pub const EVE: &str = r#"{"timestamp":"2024-05-01T10:00:00.000001+0000","flow_id":1,"event_type":"dns","src_ip":"203.0.113.5","src_port":51000,"dest_ip":"203.0.113.1","dest_port":53,"proto":"UDP","dns":{"version":2,"type":"query","id":7,"rrname":"www.TikTok.com","rrtype":"A","tx_id":0,"opcode":0}}

@@ -101,10 +101,10 @@ fn zeek_text() -> String {
     for i in 0..3000u32 {
         match i % 97 {
             13 => t.push_str("garbage line\n"),
-            29 => t.push_str(&format!("1795316000.{i:06}\tC{i}\t10.1.0.{}\t53\t10.0.0.53\t53\tudp\tnot-a-number\tx.example\tA\tNOERROR\t-\n", i % 250)),
+            29 => t.push_str(&format!("1795316000.{i:06}\tC{i}\t198.18.0.{}\t53\t192.0.2.53\t53\tudp\tnot-a-number\tx.example\tA\tNOERROR\t-\n", i % 250)),
             41 => t.push_str(&format!("{}\n", "y".repeat(700 + i as usize))), // over the limit below
             _ => t.push_str(&format!(
-                "1795316000.{i:06}\tC{i}\t10.1.{}.{}\t{}\t10.0.0.53\t53\tudp\t{}\twww.TikTok.com\tA\tNOERROR\tedge.tiktok.com,198.51.100.{}\r\n",
+                "1795316000.{i:06}\tC{i}\t198.18.{}.{}\t{}\t192.0.2.53\t53\tudp\t{}\twww.TikTok.com\tA\tNOERROR\tedge.tiktok.com,198.51.100.{}\r\n",
                 i % 200,
                 i % 250,
                 1024 + i,
@@ -122,7 +122,7 @@ fn zeek_text() -> String {
             t.push_str(ZEEK_HEAD);
         }
     }
-    t.push_str("1795316999.000001\tCz\t10.9.9.9\t1\t10.0.0.53\t53\tudp\t7\tlast.example\tA\tNOERROR\t-"); // no final newline
+    t.push_str("1795316999.000001\tCz\t198.18.9.9\t1\t192.0.2.53\t53\tudp\t7\tlast.example\tA\tNOERROR\t-"); // no final newline
     t
 }
 
@@ -229,12 +229,12 @@ fn events_filled_in_place_equal_events_built_per_line() {
     let mut bind = String::new();
     for i in 0..2000u32 {
         zeek.push_str(&match i % 6 {
-            0 => format!("1795316000.{i:06}\tC{i}\t10.1.0.{}\t53\t10.0.0.53\t53\tUDP\t{i}\tWWW.TikTok.com.\tHTTPS\tNOERROR\tedge.tiktok.com,198.51.100.7,2001:db8::7,x\\x2cy\n", i % 250),
+            0 => format!("1795316000.{i:06}\tC{i}\t198.18.0.{}\t53\t192.0.2.53\t53\tUDP\t{i}\tWWW.TikTok.com.\tHTTPS\tNOERROR\tedge.tiktok.com,198.51.100.7,2001:db8::7,x\\x2cy\n", i % 250),
             1 => "-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\n".to_string(),
             2 => format!("XXXXXXXXXX.XXXXXX\tC{i}\tfe80::{i:x}\t5353\tff02::fb\t5353\tudp\t0\tmask.icloud.com\tPTR\t-\tgemini.local\n"),
-            3 => format!("1795316000.{i:06}\tC{i}\t10.1.0.1\t99999\t10.0.0.53\t53\tudp\t1\tbad.port\tA\tNOERROR\t1.2.3.4\n"),
-            4 => format!("1795316000.{i:06}\tC{i}\t10.1.0.2\t53\t10.0.0.53\t53\ttcp\t2\tdns.google\tA\tNXDOMAIN\t(empty)\n"),
-            _ => format!("1795316000.{i:06}\tC{i}\t10.1.0.3\t53\n"),
+            3 => format!("1795316000.{i:06}\tC{i}\t198.18.0.1\t99999\t192.0.2.53\t53\tudp\t1\tbad.port\tA\tNOERROR\t1.2.3.4\n"),
+            4 => format!("1795316000.{i:06}\tC{i}\t198.18.0.2\t53\t192.0.2.53\t53\ttcp\t2\tdns.google\tA\tNXDOMAIN\t(empty)\n"),
+            _ => format!("1795316000.{i:06}\tC{i}\t198.18.0.3\t53\n"),
         });
         bind.push_str(&match i % 5 {
             0 => format!("22-Nov-2026 02:00:{:02}.{:03} queries: info: client @0x7f 198.18.0.{}#{} (www.tiktok.com): query: WWW.tiktok.com IN A +ET (203.0.113.53)\n", i % 60, i % 1000, i % 250, 1024 + i),
