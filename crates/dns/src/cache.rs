@@ -5,12 +5,12 @@
 //! optional serve-stale (RFC 8767) and prefetch of names about to expire.
 
 use std::collections::VecDeque;
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use hashbrown::{Equivalent, HashMap};
+use hashbrown::HashTable;
 use rustc_hash::FxBuildHasher;
 
 use crate::wire::{self, Query, rcode, rtype};
@@ -84,9 +84,9 @@ impl Hash for KeyRef<'_> {
     }
 }
 
-impl Equivalent<CacheKey> for KeyRef<'_> {
-    fn equivalent(&self, k: &CacheKey) -> bool {
-        *k.name == *self.name && k.qtype == self.qtype && k.qclass == self.qclass && k.flags == self.flags
+impl KeyRef<'_> {
+    fn hash64(&self) -> u64 {
+        FxBuildHasher.hash_one(self)
     }
 }
 
@@ -103,6 +103,17 @@ impl<'a> KeyRef<'a> {
         }
         KeyRef {
             name: &buf[..n],
+            qtype: q.qtype,
+            qclass: q.qclass,
+            flags: flags_of(q),
+        }
+    }
+
+    /// The key for `q` from its name already lowercased in wire form
+    /// (see [`wire::name_forms`]).
+    pub fn lowered(name: &'a [u8], q: &Query<'_>) -> KeyRef<'a> {
+        KeyRef {
+            name,
             qtype: q.qtype,
             qclass: q.qclass,
             flags: flags_of(q),
@@ -213,22 +224,52 @@ fn svcb_hints(rdata: &[u8], out: &mut Vec<IpAddr>) {
     }
 }
 
-struct Entry {
-    wire: Box<[u8]>,
-    ttl_offsets: Box<[u32]>,
-    stored: Instant,
+/// One cached answer. Everything a hit reads sits in the slot itself or in
+/// `data`, one allocation: the key's name, the response, then the offsets
+/// of its TTL fields. A hit touches the table's control bytes, the slot and
+/// `data`, and compares names only when the full 64-bit hashes agree.
+struct Slot {
+    hash: u64,
+    /// name ++ response (id zeroed) ++ TTL offsets (u16 little-endian each)
+    data: Box<[u8]>,
+    name_len: u16,
+    wire_len: u16,
+    qtype: u16,
+    qclass: u16,
+    flags: u8,
+    visited: bool,
+    prefetching: bool,
     ttl: u32,
+    hits: u32,
+    stored: Instant,
     facts: Option<Arc<Facts>>,
     /// (matcher generation, groups checked, groups blocked)
     verdict: (u64, u64, u64),
-    visited: bool,
-    hits: u32,
-    prefetching: bool,
 }
 
-impl Entry {
+impl Slot {
+    fn is(&self, hash: u64, k: &KeyRef<'_>) -> bool {
+        self.hash == hash
+            && self.qtype == k.qtype
+            && self.qclass == k.qclass
+            && self.flags == k.flags
+            && &self.data[..usize::from(self.name_len)] == k.name
+    }
+
+    fn wire(&self) -> &[u8] {
+        let start = usize::from(self.name_len);
+        &self.data[start..start + usize::from(self.wire_len)]
+    }
+
+    fn ttl_offsets(&self) -> impl Iterator<Item = usize> + '_ {
+        self.data[usize::from(self.name_len) + usize::from(self.wire_len)..]
+            .chunks_exact(2)
+            .map(|c| usize::from(u16::from_le_bytes([c[0], c[1]])))
+    }
+
+    /// Bytes charged against the budget (the slot, its data, its queue key).
     fn bytes(&self) -> usize {
-        self.wire.len() + self.ttl_offsets.len() * 4 + 96
+        self.data.len() + usize::from(self.name_len) + std::mem::size_of::<Slot>() + 48
     }
 }
 
@@ -247,7 +288,9 @@ pub enum Freshness {
 pub struct Hit {
     /// How fresh.
     pub freshness: Freshness,
-    /// Facts to check (None: nothing to check).
+    /// Facts to check: None when there is nothing to check for this
+    /// caller (no CNAME and no address rules, inspection not wanted, or the
+    /// memo already says the answer passes).
     pub facts: Option<Arc<Facts>>,
     /// Memoised verdict for the asking group: Some(blocked?) if already checked at this generation.
     pub memo: Option<bool>,
@@ -256,9 +299,33 @@ pub struct Hit {
 }
 
 struct Inner {
-    map: HashMap<CacheKey, Entry, FxBuildHasher>,
-    queue: VecDeque<CacheKey>,
+    map: HashTable<Slot>,
+    /// Insertion order for second-chance eviction: (hash, key).
+    queue: VecDeque<(u64, CacheKey)>,
     bytes: usize,
+}
+
+impl Inner {
+    fn find_mut(&mut self, hash: u64, k: &KeyRef<'_>) -> Option<&mut Slot> {
+        self.map.find_mut(hash, |s| s.is(hash, k))
+    }
+}
+
+/// What the caller will check in a hit's facts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Wanted {
+    /// Inspect the answer at all (false when an allow rule matched the name).
+    pub inspect: bool,
+    /// The asking group has address rules (else only CNAME targets matter).
+    pub ip_rules: bool,
+}
+
+impl Wanted {
+    /// Everything: CNAME targets and addresses.
+    pub const ALL: Wanted = Wanted {
+        inspect: true,
+        ip_rules: true,
+    };
 }
 
 /// The cache. Cheap to share (`Arc<Cache>`); one short lock per operation.
@@ -282,7 +349,7 @@ impl Cache {
         Cache {
             cfg,
             inner: Mutex::new(Inner {
-                map: HashMap::with_hasher(FxBuildHasher),
+                map: HashTable::new(),
                 queue: VecDeque::new(),
                 bytes: 0,
             }),
@@ -295,10 +362,14 @@ impl Cache {
 
     /// Looks `q` up; on a hit writes the response for `q` into `out`.
     pub fn get(&self, key: KeyRef<'_>, q: &Query<'_>, generation: u64, group: usize, out: &mut Vec<u8>) -> Option<Hit> {
-        self.get_at(Instant::now(), key, q, generation, group, out)
+        self.get_at(Instant::now(), key, q, generation, group, Wanted::ALL, out)
     }
 
-    /// [`Cache::get`] with the time of the query's arrival (read once per batch of datagrams).
+    /// [`Cache::get`] with the time of the query's arrival (read once per
+    /// batch of datagrams) and what the caller will inspect: the facts are
+    /// handed out (a reference count taken) only when there is something to
+    /// check.
+    #[allow(clippy::too_many_arguments)]
     pub fn get_at(
         &self,
         now: Instant,
@@ -306,13 +377,15 @@ impl Cache {
         q: &Query<'_>,
         generation: u64,
         group: usize,
+        wanted: Wanted,
         out: &mut Vec<u8>,
     ) -> Option<Hit> {
         if self.cfg.max_mib == 0 {
             return None;
         }
+        let hash = key.hash64();
         let mut inner = self.inner.lock().ok()?;
-        let e = inner.map.get_mut(&key)?;
+        let e = inner.find_mut(hash, &key)?;
         let age = now.saturating_duration_since(e.stored).as_secs() as u32;
         let (freshness, age_for_ttl) = if age < e.ttl {
             let left = e.ttl - age;
@@ -331,7 +404,7 @@ impl Cache {
         e.visited = true;
         e.hits = e.hits.saturating_add(1);
         out.clear();
-        out.extend_from_slice(&e.wire);
+        out.extend_from_slice(e.wire());
         // id, then the client's question (same length: same name modulo case)
         out[0..2].copy_from_slice(&q.id.to_be_bytes());
         let qlen = q.question_end.min(out.len()).min(q.packet.len());
@@ -342,15 +415,17 @@ impl Cache {
         } else {
             out[2] &= !0x01;
         }
-        for &off in e.ttl_offsets.iter() {
-            let off = off as usize;
-            let ttl = u32::from_be_bytes([out[off], out[off + 1], out[off + 2], out[off + 3]]);
+        for off in e.ttl_offsets() {
+            let Some(field) = out.get_mut(off..off + 4) else {
+                continue;
+            };
+            let ttl = u32::from_be_bytes([field[0], field[1], field[2], field[3]]);
             let aged = if age_for_ttl == u32::MAX {
                 30
             } else {
                 ttl.saturating_sub(age_for_ttl)
             };
-            out[off..off + 4].copy_from_slice(&aged.to_be_bytes());
+            field.copy_from_slice(&aged.to_be_bytes());
         }
         let bit = 1u64 << group;
         let memo = if e.verdict.0 == generation && e.verdict.1 & bit != 0 {
@@ -358,10 +433,16 @@ impl Cache {
         } else {
             None
         };
+        let facts = match &e.facts {
+            Some(f) if wanted.inspect && memo != Some(false) && (wanted.ip_rules || !f.cnames.is_empty()) => {
+                Some(Arc::clone(f))
+            }
+            _ => None,
+        };
         let rcode = out.get(3).map_or(0, |b| b & 0x0f);
         Some(Hit {
             freshness,
-            facts: e.facts.clone(),
+            facts,
             memo,
             rcode,
         })
@@ -369,8 +450,9 @@ impl Cache {
 
     /// Remembers the response-inspection verdict of `group` at `generation`.
     pub fn memo(&self, key: KeyRef<'_>, generation: u64, group: usize, blocked: bool) {
+        let hash = key.hash64();
         if let Ok(mut inner) = self.inner.lock()
-            && let Some(e) = inner.map.get_mut(&key)
+            && let Some(e) = inner.find_mut(hash, &key)
         {
             if e.verdict.0 != generation {
                 e.verdict = (generation, 0, 0);
@@ -421,56 +503,73 @@ impl Cache {
         if ttl == 0 {
             return;
         }
+        if key.name.len() > 256 || msg.len() > usize::from(u16::MAX) {
+            return;
+        }
         let facts = Facts::of(msg, shape);
-        let ttl_offsets: Box<[u32]> = shape
-            .records
-            .iter()
-            .filter(|r| r.rtype != rtype::OPT)
-            .map(|r| r.ttl_at as u32)
-            .collect();
-        let mut wire = msg.to_vec().into_boxed_slice();
-        wire[0] = 0;
-        wire[1] = 0;
-        let entry = Entry {
-            wire,
-            ttl_offsets,
-            stored: Instant::now(),
+        let mut data = Vec::with_capacity(key.name.len() + msg.len() + shape.records.len() * 2);
+        data.extend_from_slice(&key.name);
+        data.extend_from_slice(msg);
+        for r in shape.records.iter().filter(|r| r.rtype != rtype::OPT) {
+            // a TTL field lies inside the message, so its offset fits 16 bits
+            data.extend_from_slice(&(r.ttl_at as u16).to_le_bytes());
+        }
+        let name_len = key.name.len();
+        data[name_len] = 0;
+        data[name_len + 1] = 0;
+        let kr = key.as_key_ref();
+        let hash = kr.hash64();
+        let slot = Slot {
+            hash,
+            data: data.into_boxed_slice(),
+            name_len: name_len as u16,
+            wire_len: msg.len() as u16,
+            qtype: key.qtype,
+            qclass: key.qclass,
+            flags: key.flags,
+            visited: false,
+            prefetching: false,
             ttl,
+            hits: 0,
+            stored: Instant::now(),
             facts: if facts.is_empty() { None } else { Some(Arc::new(facts)) },
             verdict: (0, 0, 0),
-            visited: false,
-            hits: 0,
-            prefetching: false,
         };
         let budget = self.budget();
-        let Ok(mut inner) = self.inner.lock() else {
-            return;
-        };
-        let size = entry.bytes() + key.name.len();
+        let size = slot.bytes();
         if size > budget {
             return;
         }
-        if let Some(old) = inner.map.insert(key.clone(), entry) {
-            inner.bytes -= old.bytes() + key.name.len();
+        let Ok(mut inner) = self.inner.lock() else {
+            return;
+        };
+        let inner = &mut *inner;
+        if let Some(old) = inner.find_mut(hash, &kr) {
+            let old_size = old.bytes();
+            *old = slot;
+            inner.bytes = inner.bytes - old_size + size;
         } else {
-            inner.queue.push_back(key);
+            inner.map.insert_unique(hash, slot, |s| s.hash);
+            inner.queue.push_back((hash, key));
+            inner.bytes += size;
         }
-        inner.bytes += size;
         // second-chance eviction
         let mut guard = inner.queue.len() * 2 + 8;
         while inner.bytes > budget && guard > 0 {
             guard -= 1;
-            let Some(k) = inner.queue.pop_front() else {
+            let Some((h, k)) = inner.queue.pop_front() else {
                 break;
             };
-            let visited = match inner.map.get_mut(&k) {
-                None => continue,
-                Some(e) => std::mem::replace(&mut e.visited, false),
+            let kr = k.as_key_ref();
+            let Ok(entry) = inner.map.find_entry(h, |s| s.is(h, &kr)) else {
+                continue;
             };
-            if visited {
-                inner.queue.push_back(k);
-            } else if let Some(e) = inner.map.remove(&k) {
-                inner.bytes -= e.bytes() + k.name.len();
+            if entry.get().visited {
+                entry.into_mut().visited = false;
+                inner.queue.push_back((h, k));
+            } else {
+                let (gone, _) = entry.remove();
+                inner.bytes -= gone.bytes();
             }
         }
     }
@@ -501,16 +600,19 @@ impl Cache {
         if let Ok(mut inner) = self.inner.lock() {
             let now = Instant::now();
             let mut freed = 0;
-            inner.map.retain(|k, e| {
+            inner.map.retain(|e| {
                 let keep = now.saturating_duration_since(e.stored) < Duration::from_secs(u64::from(e.ttl)) + window;
                 if !keep {
-                    freed += e.bytes() + k.name.len();
+                    freed += e.bytes();
                 }
                 keep
             });
             inner.bytes -= freed;
             let Inner { map, queue, .. } = &mut *inner;
-            queue.retain(|k| map.contains_key(k));
+            queue.retain(|(h, k)| {
+                let kr = k.as_key_ref();
+                map.find(*h, |s| s.is(*h, &kr)).is_some()
+            });
         }
     }
 }
@@ -604,6 +706,99 @@ mod tests {
         let s = cache.stats();
         assert!(s.bytes <= 1024 * 1024, "{s:?}");
         assert!(s.entries > 1000, "{s:?}");
+    }
+
+    fn put_name(cache: &Cache, name: &str, ttl: u32) {
+        let resp = answer(&format!("{name}."), ttl);
+        let shape = wire::walk_response(&resp).expect("walk");
+        let qp = query(name);
+        cache.put(CacheKey::of(&wire::parse_query(&qp).expect("q")), &resp, &shape);
+    }
+
+    fn hit(cache: &Cache, name: &str, wanted: Wanted) -> Option<Hit> {
+        let qp = query(name);
+        let q = wire::parse_query(&qp).expect("q");
+        let key = CacheKey::of(&q);
+        let mut out = Vec::new();
+        cache.get_at(Instant::now(), key.as_key_ref(), &q, 1, 0, wanted, &mut out)
+    }
+
+    /// Facts are handed out only to a caller that will check them.
+    #[test]
+    fn facts_only_when_something_will_be_checked() {
+        let cache = Cache::new(CacheConfig::default());
+        put_name(&cache, "www.example.com", 300);
+        let none = Wanted {
+            inspect: false,
+            ip_rules: true,
+        };
+        assert!(
+            hit(&cache, "www.example.com", none).expect("hit").facts.is_none(),
+            "allowed by rule"
+        );
+        // the answer has a CNAME, so it is checked even without address rules
+        let names_only = Wanted {
+            inspect: true,
+            ip_rules: false,
+        };
+        assert!(hit(&cache, "www.example.com", names_only).expect("hit").facts.is_some());
+        let qp = query("www.example.com");
+        let key = CacheKey::of(&wire::parse_query(&qp).expect("q"));
+        cache.memo(key.as_key_ref(), 1, 0, false);
+        let passed = hit(&cache, "www.example.com", Wanted::ALL).expect("hit");
+        assert_eq!(passed.memo, Some(false));
+        assert!(passed.facts.is_none(), "memo says it passes");
+        cache.memo(key.as_key_ref(), 1, 0, true);
+        let blocked = hit(&cache, "www.example.com", Wanted::ALL).expect("hit");
+        assert!(blocked.facts.is_some(), "a blocked memo is re-inspected for its rule");
+    }
+
+    /// Storing a name again replaces it without double-counting its bytes;
+    /// names differing only in type or case stay apart or together as they should.
+    #[test]
+    fn replacing_keeps_the_accounting() {
+        let cache = Cache::new(CacheConfig::default());
+        put_name(&cache, "a.example.com", 300);
+        let one = cache.stats();
+        put_name(&cache, "A.Example.com", 300);
+        assert_eq!(cache.stats(), one, "same name in another case is the same entry");
+        put_name(&cache, "b.example.com", 300);
+        assert_eq!(cache.stats().entries, 2);
+        assert!(hit(&cache, "a.example.COM", Wanted::ALL).is_some());
+        assert!(hit(&cache, "c.example.com", Wanted::ALL).is_none());
+        let mut aaaa = query("a.example.com");
+        let n = aaaa.len();
+        aaaa[n - 3] = 28;
+        let q = wire::parse_query(&aaaa).expect("q");
+        let mut out = Vec::new();
+        assert!(
+            cache.get(CacheKey::of(&q).as_key_ref(), &q, 1, 0, &mut out).is_none(),
+            "other type"
+        );
+        cache.clear();
+        assert_eq!(cache.stats(), CacheStats::default());
+    }
+
+    /// Second chance: a name read since it was stored survives the next
+    /// eviction round; names nobody asked for go first.
+    #[test]
+    fn eviction_spares_names_in_use() {
+        let cache = Cache::new(CacheConfig {
+            max_mib: 1,
+            ..CacheConfig::default()
+        });
+        put_name(&cache, "keep.example.com", 300);
+        for i in 0..20_000 {
+            put_name(&cache, &format!("n{i}.example.com"), 300);
+            if i % 50 == 0 {
+                assert!(hit(&cache, "keep.example.com", Wanted::ALL).is_some(), "evicted at {i}");
+            }
+        }
+        assert!(
+            hit(&cache, "n0.example.com", Wanted::ALL).is_none(),
+            "an unread early name went"
+        );
+        assert!(cache.stats().bytes <= 1024 * 1024);
     }
 
     #[test]

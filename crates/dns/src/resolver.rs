@@ -26,7 +26,7 @@ use arc_swap::ArcSwap;
 use rustc_hash::FxHashMap;
 use store::{EventSink, MatchReason, QueryDecision, QueryEvent, Transport};
 
-use crate::cache::{Cache, CacheKey, Facts, Freshness, KeyRef};
+use crate::cache::{Cache, CacheKey, Facts, Freshness, KeyRef, Wanted};
 use crate::matcher::{Matcher, Verdict};
 use crate::upstream::Upstreams;
 use crate::wire::{self, BlockedAnswer, Query, Unusual, rcode, rtype};
@@ -207,6 +207,20 @@ pub fn start_batch() {
     BATCH_CLOCK.with(|c| c.set(Some((Instant::now(), store::now_ms()))));
 }
 
+/// Microseconds, saturating at `u32::MAX`.
+fn micros(d: std::time::Duration) -> u32 {
+    d.as_micros().min(u128::from(u32::MAX)) as u32
+}
+
+/// Time since the current batch of datagrams was received (see
+/// [`start_batch`]), in microseconds: the latency of every answer sent with
+/// this batch.
+pub fn batch_latency_us() -> u32 {
+    BATCH_CLOCK
+        .with(std::cell::Cell::get)
+        .map_or(0, |(t, _)| micros(t.elapsed()))
+}
+
 /// When the query being handled arrived: the batch's time on a batching thread, else now.
 fn arrival() -> Instant {
     BATCH_CLOCK
@@ -350,7 +364,8 @@ impl Resolver {
             .groups()
             .get(group)
             .map_or_else(|| Arc::from("?"), |g| g.id.clone());
-        let event = QueryEvent {
+        let batching = BATCHING.with(std::cell::Cell::get);
+        let make = move || QueryEvent {
             time_ms: event_time(),
             client,
             group,
@@ -363,14 +378,15 @@ impl Resolver {
             category,
             rcode,
             upstream,
-            latency_us: started.elapsed().as_micros().min(u128::from(u32::MAX)) as u32,
+            // a UDP worker stamps its batch's latency when it sends the answers
+            latency_us: if batching { 0 } else { micros(started.elapsed()) },
             cache_hit,
             transport,
         };
-        if BATCHING.with(std::cell::Cell::get) {
-            self.events.emit_batched(event);
+        if batching {
+            self.events.emit_batched_with(make);
         } else {
-            self.events.emit(event);
+            self.events.emit(make());
         }
     }
 
@@ -487,8 +503,9 @@ impl Resolver {
         let group = client_id
             .and_then(|id| state.matcher.group_for_client_id(id))
             .unwrap_or_else(|| state.matcher.group_for(client));
-        let mut name = String::with_capacity(q.qname_wire.len());
-        let matchable = wire::dotted_lower(q.qname_wire, &mut name);
+        let mut name = store::EventSink::recycled_string(q.qname_wire.len());
+        let mut key_buf = [0u8; wire::MAX_NAME];
+        let (key_len, matchable) = wire::name_forms(q.qname_wire, &mut key_buf, &mut name);
         let verdict = if matchable && q.qclass == 1 {
             state.matcher.check_name(&name, group)
         } else {
@@ -541,16 +558,18 @@ impl Resolver {
             );
             return Step::Answered { refresh: None };
         }
-        let mut key_buf = [0u8; 256];
-        let key = KeyRef::of(&q, &mut key_buf);
-        if let Some(hit) = self.cache.get_at(started, key, &q, state.generation, group, out) {
+        let key = KeyRef::lowered(&key_buf[..key_len], &q);
+        let wanted = Wanted {
+            inspect: !allowed_by_rule,
+            ip_rules: state.matcher.has_ip_rules(group),
+        };
+        if let Some(hit) = self
+            .cache
+            .get_at(started, key, &q, state.generation, group, wanted, out)
+        {
             self.metrics.cache_hits.fetch_add(1, Ordering::Relaxed);
             let mut rc = hit.rcode;
-            let needs_check = hit
-                .facts
-                .as_ref()
-                .is_some_and(|f| !f.cnames.is_empty() || state.matcher.has_ip_rules(group));
-            if let (Some(facts), false, true) = (&hit.facts, allowed_by_rule, needs_check) {
+            if let Some(facts) = &hit.facts {
                 let blocked_memo = hit.memo;
                 let verdict = match blocked_memo {
                     Some(false) => Inspect::Pass,

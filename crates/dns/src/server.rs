@@ -26,6 +26,7 @@ use crate::lists::{ListRule, ParsedList};
 use crate::matcher::{MatcherBuilder, Rule, RuleSource};
 use crate::resolver::{Resolver, State, Step};
 use crate::tls::{CertStore, TlsError};
+use crate::wire;
 
 /// A list read from disk, with where it came from.
 pub struct LoadedList {
@@ -286,6 +287,7 @@ impl Server {
             addrs.push(bound);
             sock.set_read_timeout(Some(Duration::from_millis(200)))
                 .map_err(|source| ServerError::Bind { addr, source })?;
+            dont_fragment(&sock, bound);
             let sock = Arc::new(sock);
             for i in 0..opts.udp_workers.max(1) {
                 let sock = sock.clone();
@@ -438,6 +440,7 @@ fn udp_loop(sock: &Arc<StdUdpSocket>, r: &Arc<Resolver>, rt: &tokio::runtime::Ha
             match recvmmsg(fd, &mut rhdr, iovs.iter_mut(), MsgFlags::MSG_WAITFORONE, None) {
                 Ok(msgs) => {
                     crate::resolver::start_batch();
+                    r.events().open_local_batch();
                     received.extend(msgs.map(|m| (m.bytes, m.address.as_ref().and_then(to_std))));
                 }
                 Err(nix::errno::Errno::EAGAIN | nix::errno::Errno::EINTR) => {
@@ -479,16 +482,75 @@ fn udp_loop(sock: &Arc<StdUdpSocket>, r: &Arc<Resolver>, rt: &tokio::runtime::Ha
                 Step::Drop | Step::Transfer(_) => {}
             }
         }
-        if !replies.is_empty() {
-            let slices: Vec<[IoSlice<'_>; 1]> = replies.iter().map(|(i, _)| [IoSlice::new(&outs[*i])]).collect();
-            let addrs: Vec<Option<SockaddrStorage>> = replies.iter().map(|(_, a)| Some(*a)).collect();
+        r.events().close_local_batch(crate::resolver::batch_latency_us());
+        send_replies(fd, &mut shdr, &replies, &mut outs, &bufs, &received);
+    }
+    r.events().flush_local();
+}
+
+/// Sends the batch's answers with `sendmmsg`. The kernel stops at the
+/// first datagram it refuses and reports how many went out; the rest are
+/// sent after it. An answer refused as too large for the interface (Don't
+/// Fragment is set) is replaced by a truncated one (TC: the client retries
+/// over TCP); any other refusal costs only that answer.
+fn send_replies(
+    fd: std::os::fd::RawFd,
+    hdr: &mut MultiHeaders<SockaddrStorage>,
+    replies: &[(usize, SockaddrStorage)],
+    outs: &mut [Vec<u8>],
+    bufs: &[[u8; UDP_MAX_QUERY]],
+    received: &[(usize, Option<SocketAddr>)],
+) {
+    let mut from = 0;
+    let mut shrunk = usize::MAX;
+    while from < replies.len() {
+        let rest = &replies[from..];
+        let sent = {
+            let slices: Vec<[IoSlice<'_>; 1]> = rest.iter().map(|(i, _)| [IoSlice::new(&outs[*i])]).collect();
+            let addrs: Vec<Option<SockaddrStorage>> = rest.iter().map(|(_, a)| Some(*a)).collect();
             let no_cmsgs: [ControlMessage<'_>; 0] = [];
-            if let Err(e) = sendmmsg(fd, &mut shdr, &slices, &addrs, no_cmsgs, MsgFlags::empty()) {
+            sendmmsg(fd, hdr, &slices, &addrs, no_cmsgs, MsgFlags::empty()).map(|r| r.count())
+        };
+        match sent {
+            Ok(0) => break,
+            Ok(n) => from += n,
+            Err(nix::errno::Errno::EMSGSIZE) if shrunk != from => {
+                let i = replies[from].0;
+                let n = received[i].0.min(UDP_MAX_QUERY);
+                match wire::parse_query(&bufs[i][..n]) {
+                    Ok(q) => {
+                        wire::truncate_for_udp(&mut outs[i], &q, 512);
+                        shrunk = from;
+                    }
+                    Err(_) => from += 1,
+                }
+            }
+            Err(e) => {
                 tracing::debug!(error = %e, "udp send");
+                from += 1;
             }
         }
     }
-    r.events().flush_local();
+}
+
+/// Sets Don't Fragment on a UDP listener and ignores path-MTU updates
+/// (`IP_PMTUDISC_PROBE`), as RFC 9715 recommends for DNS responders: an
+/// answer never leaves in fragments, and a forged ICMP "fragmentation
+/// needed" cannot make it. Answers are kept to the EDNS size (1232 by
+/// default); one larger than the interface allows is sent truncated
+/// instead. With DF set the kernel also skips per-packet IP-ID generation.
+fn dont_fragment(sock: &StdUdpSocket, bound: SocketAddr) {
+    use rustix::net::sockopt;
+    let v4 = sockopt::set_ip_mtu_discover(sock, sockopt::Ipv4PathMtuDiscovery::PROBE);
+    let r = if bound.is_ipv6() {
+        // a dual-stack socket sends IPv4-mapped answers under the IPv4 setting
+        sockopt::set_ipv6_mtu_discover(sock, sockopt::Ipv6PathMtuDiscovery::PROBE)
+    } else {
+        v4
+    };
+    if let Err(e) = r {
+        tracing::debug!(error = %e, addr = %bound, "don't-fragment not set");
+    }
 }
 
 /// Most queries in flight on one TCP connection.
@@ -578,4 +640,85 @@ async fn stream_conn<S>(
     drop(tx);
     // let answers still in flight go out (bounded by the pipeline)
     let _ = tokio::time::timeout(Duration::from_secs(5), writer).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query(id: u16, name: &str) -> Vec<u8> {
+        let mut p = vec![0, 0, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
+        p[..2].copy_from_slice(&id.to_be_bytes());
+        wire::encode_name(name, &mut p).expect("name");
+        p.extend_from_slice(&[0, 1, 0, 1]);
+        p
+    }
+
+    fn receiver() -> (StdUdpSocket, SockaddrStorage) {
+        let s = StdUdpSocket::bind("127.0.0.1:0").expect("bind");
+        s.set_read_timeout(Some(Duration::from_secs(2))).expect("timeout");
+        let a = SockaddrStorage::from(s.local_addr().expect("addr"));
+        (s, a)
+    }
+
+    /// Listeners send with Don't Fragment and ignore path-MTU updates.
+    #[test]
+    fn listeners_set_dont_fragment() {
+        use rustix::net::sockopt;
+        let s = StdUdpSocket::bind("127.0.0.1:0").expect("bind");
+        assert_ne!(
+            sockopt::ip_mtu_discover(&s).expect("get"),
+            sockopt::Ipv4PathMtuDiscovery::PROBE,
+            "not the kernel default"
+        );
+        dont_fragment(&s, s.local_addr().expect("addr"));
+        assert_eq!(
+            sockopt::ip_mtu_discover(&s).expect("get"),
+            sockopt::Ipv4PathMtuDiscovery::PROBE
+        );
+        if let Ok(s6) = StdUdpSocket::bind("[::1]:0") {
+            dont_fragment(&s6, s6.local_addr().expect("addr"));
+            assert_eq!(
+                sockopt::ipv6_mtu_discover(&s6).expect("get"),
+                sockopt::Ipv6PathMtuDiscovery::PROBE
+            );
+        }
+    }
+
+    /// One answer the kernel refuses does not cost the answers after it in
+    /// the same `sendmmsg`; an answer too large to send goes out truncated.
+    #[test]
+    fn a_refused_answer_does_not_stop_the_batch() {
+        let sender = StdUdpSocket::bind("127.0.0.1:0").expect("bind");
+        let (r1, a1) = receiver();
+        let (r2, a2) = receiver();
+        // no SO_BROADCAST: the kernel refuses this one locally (EACCES), nothing leaves the host
+        let broadcast = SockaddrStorage::from("255.255.255.255:9".parse::<SocketAddr>().expect("addr"));
+        let mut bufs = vec![[0u8; UDP_MAX_QUERY]; 4];
+        let mut received = Vec::new();
+        let mut outs = Vec::new();
+        for (i, name) in ["a.example", "b.example", "c.example", "d.example"].iter().enumerate() {
+            let q = query(i as u16, name);
+            bufs[i][..q.len()].copy_from_slice(&q);
+            received.push((q.len(), None));
+            let mut answer = q.clone();
+            answer[2] |= 0x80;
+            outs.push(answer);
+        }
+        // the third answer is larger than any UDP datagram: EMSGSIZE
+        outs[2].resize(70_000, 0);
+        let replies = vec![(0, a1), (1, broadcast), (2, a2), (3, a2)];
+        let mut hdr = MultiHeaders::<SockaddrStorage>::preallocate(replies.len(), None);
+        send_replies(sender.as_raw_fd(), &mut hdr, &replies, &mut outs, &bufs, &received);
+        let mut buf = [0u8; 2048];
+        let n = r1.recv(&mut buf).expect("first answer");
+        assert_eq!(&buf[..2], &0u16.to_be_bytes());
+        assert_eq!(n, received[0].0);
+        let n = r2.recv(&mut buf).expect("truncated answer");
+        assert_eq!(&buf[..2], &2u16.to_be_bytes());
+        assert!(n < 512, "truncated to the question");
+        assert_ne!(buf[2] & 0x02, 0, "TC set");
+        r2.recv(&mut buf).expect("the answer after it");
+        assert_eq!(&buf[..2], &3u16.to_be_bytes());
+    }
 }

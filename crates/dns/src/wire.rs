@@ -192,26 +192,99 @@ pub fn parse_query(packet: &[u8]) -> Result<Query<'_>, Unusual> {
 
 /// Writes the dotted, lowercase form of a wire name into `out` (cleared
 /// first) and returns whether the name can be matched against rules (no
-/// label holds a `.` or a byte outside printable ASCII). The root is "".
+/// label holds a `.` or a byte outside printable ASCII, which are written
+/// as `?`). The root is "".
 pub fn dotted_lower(wire: &[u8], out: &mut String) -> bool {
-    out.clear();
+    let mut key = [0u8; MAX_NAME];
+    name_forms(wire, &mut key, out).1
+}
+
+/// Longest wire name a query may carry (RFC 1035: 255 octets), plus room for one more.
+pub const MAX_NAME: usize = 256;
+
+/// Both forms of a query name in one pass: the lowercase wire form (the
+/// cache key) into `key`, returning its length (at most [`MAX_NAME`]), and
+/// the dotted lowercase form into `dotted` with its "matchable" flag, as
+/// [`dotted_lower`] describes.
+pub fn name_forms(wire: &[u8], key: &mut [u8; MAX_NAME], dotted: &mut String) -> (usize, bool) {
+    dotted.clear();
+    let n = wire.len().min(MAX_NAME);
+    // length octets are below 64, so lowercasing leaves them alone
+    for (d, s) in key.iter_mut().zip(&wire[..n]) {
+        *d = s.to_ascii_lowercase();
+    }
+    let lowered = &key[..n];
+    // label boundaries: the offsets of the length octets after the first
+    let mut bounds = [0u8; MAX_NAME / 2];
+    let mut nb = 0;
     let mut i = 0;
+    // lengths come from the wire as sent (a malformed length octet of 64 or
+    // more would not survive lowercasing)
+    let raw = &wire[..n];
+    let end = loop {
+        let Some(&len) = raw.get(i) else {
+            break i;
+        };
+        if len == 0 {
+            break i;
+        }
+        let next = i + 1 + usize::from(len);
+        if next > n {
+            // a label running past the end: the careful path
+            return (n, dotted_slow(raw, dotted));
+        }
+        if i > 0 {
+            bounds[nb] = i as u8;
+            nb += 1;
+        }
+        i = next;
+    };
+    if end == 0 {
+        return (n, true);
+    }
+    // the dotted form is the wire form without its first length octet, the
+    // other length octets turned into dots
+    let mut text = [0u8; MAX_NAME];
+    let text = &mut text[..end - 1];
+    text.copy_from_slice(&lowered[1..end]);
+    for &b in &bounds[..nb] {
+        text[usize::from(b) - 1] = b'a';
+    }
+    let plain = |b: &u8| b != &b'.' && (0x21..0x7f).contains(b);
+    let matchable = text.iter().all(plain);
+    if !matchable {
+        for b in text.iter_mut() {
+            if !plain(b) {
+                *b = b'?';
+            }
+        }
+    }
+    for &b in &bounds[..nb] {
+        text[usize::from(b) - 1] = b'.';
+    }
+    // every byte is printable ASCII
+    dotted.push_str(std::str::from_utf8(text).unwrap_or_default());
+    (n, matchable)
+}
+
+/// [`name_forms`]' dotted form byte by byte, for names whose last label
+/// runs past the end (a label that does not fit is left out).
+fn dotted_slow(raw: &[u8], dotted: &mut String) -> bool {
     let mut matchable = true;
-    while let Some(&len) = wire.get(i) {
-        let len = len as usize;
+    let mut i = 0;
+    while let Some(&len) = raw.get(i) {
+        let len = usize::from(len);
         if len == 0 {
             break;
         }
-        if !out.is_empty() {
-            out.push('.');
+        if i > 0 {
+            dotted.push('.');
         }
-        for &b in wire.get(i + 1..i + 1 + len).unwrap_or(&[]) {
-            if b == b'.' || !(0x21..0x7f).contains(&b) {
-                matchable = false;
-                out.push('?');
-            } else {
-                out.push(b.to_ascii_lowercase() as char);
-            }
+        for &b in raw.get(i + 1..i + 1 + len).unwrap_or(&[]) {
+            let b = b.to_ascii_lowercase();
+            let plain = b != b'.' && (0x21..0x7f).contains(&b);
+            matchable &= plain;
+            dotted.push(if plain { char::from(b) } else { '?' });
         }
         i += 1 + len;
     }
@@ -703,5 +776,63 @@ mod tests {
         let msg = hickory_proto::op::Message::from_vec(&big).expect("parses");
         assert!(msg.metadata.truncation);
         assert!(msg.answers.is_empty());
+    }
+
+    /// The straightforward per-character form that `name_forms` replaced.
+    fn dotted_reference(wire: &[u8], out: &mut String) -> bool {
+        out.clear();
+        let mut i = 0;
+        let mut matchable = true;
+        while let Some(&len) = wire.get(i) {
+            let len = len as usize;
+            if len == 0 {
+                break;
+            }
+            if !out.is_empty() {
+                out.push('.');
+            }
+            for &b in wire.get(i + 1..i + 1 + len).unwrap_or(&[]) {
+                if b == b'.' || !(0x21..0x7f).contains(&b) {
+                    matchable = false;
+                    out.push('?');
+                } else {
+                    out.push(b.to_ascii_lowercase() as char);
+                }
+            }
+            i += 1 + len;
+        }
+        matchable
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn name_forms_match_the_reference(
+            labels in proptest::collection::vec(proptest::collection::vec(proptest::prelude::any::<u8>(), 0..20), 0..12),
+            raw in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300),
+            use_raw in proptest::prelude::any::<bool>(),
+        ) {
+            // well-formed names with arbitrary label bytes, or arbitrary bytes
+            let wire: Vec<u8> = if use_raw {
+                raw
+            } else {
+                let mut w = Vec::new();
+                for l in &labels {
+                    w.push(l.len() as u8);
+                    w.extend_from_slice(l);
+                }
+                w.push(0);
+                w
+            };
+            let wire = &wire[..wire.len().min(255)];
+            let (mut want, mut got) = (String::new(), String::from("left over"));
+            let want_ok = dotted_reference(wire, &mut want);
+            let mut key = [0u8; MAX_NAME];
+            let (n, ok) = name_forms(wire, &mut key, &mut got);
+            proptest::prop_assert_eq!(&got, &want);
+            proptest::prop_assert_eq!(ok, want_ok);
+            proptest::prop_assert_eq!(n, wire.len());
+            let lower: Vec<u8> = wire.iter().map(u8::to_ascii_lowercase).collect();
+            proptest::prop_assert_eq!(&key[..n], &lower[..]);
+        }
     }
 }

@@ -9,9 +9,9 @@
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rusqlite::{Connection, params};
@@ -442,25 +442,114 @@ impl QueryFilter {
 /// per-thread buffer and sends a batch every [`LOCAL_BATCH`] events or
 /// [`LOCAL_FLUSH`], so a busy receiving thread does not wake the writer (a
 /// futex and a context switch) once per query. [`EventSink::emit`] sends at once.
+///
+/// The query-log writer hands emptied batches back (see
+/// [`EventSink::recycled_string`]): the receiving thread reuses their buffers
+/// and query-name strings, so an event costs no allocation on the query path
+/// and no cross-thread free on the writer.
 #[derive(Clone)]
 pub struct EventSink {
     tx: Option<SyncSender<Vec<QueryEvent>>>,
     dropped: Arc<AtomicU64>,
     sent: Arc<AtomicU64>,
     id: u64,
+    /// Batches the consumer has finished with (only the query-log writer fills it).
+    spare: Spare,
 }
 
 /// Events collected per thread before a batch is sent.
 pub const LOCAL_BATCH: usize = 256;
 /// Longest an event waits in a thread's buffer while more events arrive.
 pub const LOCAL_FLUSH: Duration = Duration::from_millis(50);
+/// Emptied batches kept for reuse at most.
+const SPARE_BATCHES: usize = 16;
+/// Query-name strings a thread keeps for reuse at most.
+const SPARE_STRINGS: usize = 2 * LOCAL_BATCH;
 
 static SINK_IDS: AtomicU64 = AtomicU64::new(1);
 
+/// Batches handed back by the consumer for reuse.
+type Spare = Arc<Mutex<Vec<Vec<QueryEvent>>>>;
+
+/// The consumer's side of batch reuse: hands batches it has finished with
+/// back to the threads that emit them. It does not keep the channel open.
+#[derive(Clone)]
+pub struct Recycler(Spare);
+
+impl Recycler {
+    /// Gives a batch back (a small one, or one beyond the few kept, is dropped).
+    pub fn give_back(&self, batch: Vec<QueryEvent>) {
+        if batch.capacity() < LOCAL_BATCH {
+            return;
+        }
+        if let Ok(mut s) = self.0.lock()
+            && s.len() < SPARE_BATCHES
+        {
+            s.push(batch);
+        }
+    }
+}
+
+/// A thread's events not yet sent.
+struct Local {
+    /// The sink they belong to.
+    sink: u64,
+    events: Vec<QueryEvent>,
+    /// `time_ms` of the first event.
+    first_ms: Option<u64>,
+    /// Start of the open receive batch in `events` (see [`EventSink::open_local_batch`]).
+    mark: Option<usize>,
+    /// Strings from recycled events.
+    strings: Vec<String>,
+}
+
 thread_local! {
-    /// (sink id, events, time_ms of the first event)
-    static LOCAL: std::cell::RefCell<(u64, Vec<QueryEvent>, Option<u64>)> =
-        const { std::cell::RefCell::new((0, Vec::new(), None)) };
+    static LOCAL: std::cell::RefCell<Local> = const {
+        std::cell::RefCell::new(Local { sink: 0, events: Vec::new(), first_ms: None, mark: None, strings: Vec::new() })
+    };
+}
+
+impl Local {
+    /// Makes the buffer `sink`'s. Another sink's leftovers on this thread
+    /// are discarded rather than misfiled.
+    fn adopt(&mut self, sink: u64) {
+        if self.sink != sink {
+            self.events.clear();
+            self.first_ms = None;
+            self.mark = None;
+            self.sink = sink;
+        }
+    }
+
+    /// Takes the events out for sending if the buffer is full or old (by
+    /// `now_ms`), or `always`, and puts an empty buffer (a recycled one if
+    /// the writer returned any) in their place.
+    fn take_if_due(&mut self, now_ms: u64, always: bool, spare: &Spare) -> Option<Vec<QueryEvent>> {
+        let old = self
+            .first_ms
+            .is_some_and(|f| now_ms.saturating_sub(f) >= LOCAL_FLUSH.as_millis() as u64);
+        if self.events.is_empty() || (!always && self.events.len() < LOCAL_BATCH && !old) {
+            return None;
+        }
+        self.first_ms = None;
+        self.mark = None;
+        let next = spare.lock().ok().and_then(|mut s| s.pop());
+        let next = match next {
+            Some(mut v) => {
+                // take the names out in place (moving whole events would copy them)
+                let room = SPARE_STRINGS.saturating_sub(self.strings.len());
+                for e in v.iter_mut().take(room) {
+                    let mut q = std::mem::take(&mut e.qname);
+                    q.clear();
+                    self.strings.push(q);
+                }
+                v.clear();
+                v
+            }
+            None => Vec::with_capacity(LOCAL_BATCH),
+        };
+        Some(std::mem::replace(&mut self.events, next))
+    }
 }
 
 impl EventSink {
@@ -470,6 +559,7 @@ impl EventSink {
             dropped: Arc::new(AtomicU64::new(0)),
             sent: Arc::new(AtomicU64::new(0)),
             id: SINK_IDS.fetch_add(1, Ordering::Relaxed),
+            spare: Arc::new(Mutex::new(Vec::new())),
         }
     }
 
@@ -482,6 +572,23 @@ impl EventSink {
     pub fn channel(queue: usize) -> (EventSink, Receiver<Vec<QueryEvent>>) {
         let (tx, rx) = std::sync::mpsc::sync_channel(queue.max(1));
         (Self::with_tx(Some(tx)), rx)
+    }
+
+    /// For the receiver of [`EventSink::channel`]: where to give finished batches back.
+    pub fn recycler(&self) -> Recycler {
+        Recycler(Arc::clone(&self.spare))
+    }
+
+    /// An empty string with room for `len` bytes, reusing a query name the
+    /// writer has finished with when this thread has one.
+    pub fn recycled_string(len: usize) -> String {
+        LOCAL.with(|l| l.borrow_mut().strings.pop()).map_or_else(
+            || String::with_capacity(len),
+            |mut s| {
+                s.reserve(len);
+                s
+            },
+        )
     }
 
     fn send(&self, v: Vec<QueryEvent>) {
@@ -509,28 +616,70 @@ impl EventSink {
 
     /// Adds an event to this thread's batch; sends the batch when it is full
     /// or its first event is [`LOCAL_FLUSH`] older than this one (by their
-    /// `time_ms`: no clock is read here). Call [`EventSink::flush_local`]
-    /// when the thread goes idle.
+    /// `time_ms`: no clock is read here), unless a receive batch is open.
+    /// Call [`EventSink::flush_local`] when the thread goes idle.
     pub fn emit_batched(&self, e: QueryEvent) {
+        self.emit_batched_with(|| e);
+    }
+
+    /// [`EventSink::emit_batched`] with the event built by `make`, in place
+    /// in the thread's buffer where the compiler can (an event is ~150 bytes).
+    #[inline]
+    pub fn emit_batched_with(&self, make: impl FnOnce() -> QueryEvent) {
         if self.tx.is_none() {
             return;
         }
-        let full = LOCAL.with(|l| {
+        let due = LOCAL.with(|l| {
             let mut l = l.borrow_mut();
-            if l.0 != self.id && !l.1.is_empty() {
-                // another sink's leftovers on this thread: count them as dropped rather than misfile them
-                l.1.clear();
+            l.adopt(self.id);
+            l.events.push(make());
+            let t = l.events.last().map_or(0, |e| e.time_ms);
+            l.first_ms.get_or_insert(t);
+            if l.mark.is_some() {
+                return None;
             }
-            l.0 = self.id;
-            let first = *l.2.get_or_insert(e.time_ms);
-            let old = e.time_ms.saturating_sub(first) >= LOCAL_FLUSH.as_millis() as u64;
-            l.1.push(e);
-            (l.1.len() >= LOCAL_BATCH || old).then(|| {
-                l.2 = None;
-                std::mem::replace(&mut l.1, Vec::with_capacity(LOCAL_BATCH))
-            })
+            l.take_if_due(t, false, &self.spare)
         });
-        if let Some(batch) = full {
+        if let Some(batch) = due {
+            self.send(batch);
+        }
+    }
+
+    /// Opens a receive batch on this thread: events emitted until
+    /// [`EventSink::close_local_batch`] are held back and then all given
+    /// that call's latency (one clock read per batch of datagrams instead of
+    /// one per query).
+    pub fn open_local_batch(&self) {
+        if self.tx.is_none() {
+            return;
+        }
+        LOCAL.with(|l| {
+            let mut l = l.borrow_mut();
+            l.adopt(self.id);
+            let n = l.events.len();
+            l.mark = Some(n);
+        });
+    }
+
+    /// Closes the receive batch: its events get `latency_us`, and the
+    /// thread's buffer is sent if it is due.
+    pub fn close_local_batch(&self, latency_us: u32) {
+        if self.tx.is_none() {
+            return;
+        }
+        let due = LOCAL.with(|l| {
+            let mut l = l.borrow_mut();
+            let mark = l.mark.take()?;
+            if l.sink != self.id {
+                return None;
+            }
+            let last = l.events.last().map(|e| e.time_ms)?;
+            for e in l.events.iter_mut().skip(mark) {
+                e.latency_us = latency_us;
+            }
+            l.take_if_due(last, false, &self.spare)
+        });
+        if let Some(batch) = due {
             self.send(batch);
         }
     }
@@ -539,11 +688,10 @@ impl EventSink {
     pub fn flush_local(&self) {
         let batch = LOCAL.with(|l| {
             let mut l = l.borrow_mut();
-            if l.0 != self.id || l.1.is_empty() {
+            if l.sink != self.id {
                 return None;
             }
-            l.2 = None;
-            Some(std::mem::take(&mut l.1))
+            l.take_if_due(0, true, &self.spare)
         });
         if let Some(batch) = batch {
             self.send(batch);
@@ -610,7 +758,10 @@ pub fn start_query_log(cfg: WriterConfig) -> Result<(EventSink, std::thread::Joi
     let (sink, rx) = EventSink::channel(cfg.queue.div_ceil(LOCAL_BATCH).max(16) * 4);
     let handle = std::thread::Builder::new()
         .name("querylog".into())
-        .spawn(move || writer(&mut log, &rx, &cfg))
+        .spawn({
+            let recycler = sink.recycler();
+            move || writer(&mut log, &rx, &cfg, &recycler)
+        })
         .map_err(|source| StoreError::Io {
             path: cfg_dir_placeholder(),
             source,
@@ -633,7 +784,7 @@ fn yield_to_resolver() {
     }
 }
 
-fn writer(log: &mut QueryLog, rx: &Receiver<Vec<QueryEvent>>, cfg: &WriterConfig) {
+fn writer(log: &mut QueryLog, rx: &Receiver<Vec<QueryEvent>>, cfg: &WriterConfig, recycler: &Recycler) {
     yield_to_resolver();
     let mut enc = BatchEncoder::default();
     let mut last_retention = Instant::now();
@@ -648,6 +799,7 @@ fn writer(log: &mut QueryLog, rx: &Receiver<Vec<QueryEvent>>, cfg: &WriterConfig
                         (tap.0)(&events);
                     }
                     events.iter().for_each(|e| enc.push(e));
+                    recycler.give_back(events);
                 }
                 Err(RecvTimeoutError::Timeout) => break,
                 Err(RecvTimeoutError::Disconnected) => {
@@ -778,6 +930,71 @@ mod tests {
         tiny.emit_batched(at(2, t0 + 2 * step));
         assert_eq!(rx.try_recv().map(|b| b.len()).ok(), Some(3));
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A receive batch holds its events back until it is closed, then they
+    /// all carry the batch's latency; events from before it keep theirs.
+    #[test]
+    fn a_receive_batch_stamps_its_latency() {
+        let (sink, rx) = EventSink::channel(64);
+        let t0 = now_ms();
+        let at = |i: u64, latency_us: u32| QueryEvent {
+            time_ms: t0,
+            latency_us,
+            ..event(i)
+        };
+        sink.emit_batched(at(0, 7));
+        sink.open_local_batch();
+        // even a full buffer waits for the batch to close
+        for i in 1..=(LOCAL_BATCH as u64) {
+            sink.emit_batched(at(i, 0));
+        }
+        assert!(rx.try_recv().is_err(), "held back while the batch is open");
+        sink.close_local_batch(1234);
+        let got = rx.try_recv().expect("sent when closed: the buffer is full");
+        assert_eq!(got.len(), LOCAL_BATCH + 1);
+        assert_eq!(got[0].latency_us, 7, "emitted before the batch opened");
+        assert!(got[1..].iter().all(|e| e.latency_us == 1234));
+        // closing without an open batch changes nothing
+        sink.emit_batched(at(99, 5));
+        sink.close_local_batch(1);
+        sink.flush_local();
+        assert_eq!(rx.try_recv().expect("flushed")[0].latency_us, 5);
+    }
+
+    /// Batches given back by the consumer are reused: their query-name
+    /// strings come back out of `recycled_string`, so the query path does
+    /// not allocate them again.
+    #[test]
+    fn finished_batches_are_reused() {
+        let (sink, rx) = EventSink::channel(64);
+        let recycler = sink.recycler();
+        let t0 = now_ms();
+        let at = |i: u64| QueryEvent {
+            time_ms: t0,
+            ..event(i)
+        };
+        for i in 0..(LOCAL_BATCH as u64) {
+            sink.emit_batched(at(i));
+        }
+        let first = rx.try_recv().expect("a full batch");
+        let names: std::collections::HashSet<usize> = first.iter().map(|e| e.qname.as_ptr() as usize).collect();
+        recycler.give_back(first);
+        // the next full batch takes the given-back buffer and keeps its names
+        for i in 0..(LOCAL_BATCH as u64) {
+            sink.emit_batched(at(i));
+        }
+        let second = rx.try_recv().expect("a second batch");
+        assert_eq!(second.len(), LOCAL_BATCH);
+        let s = EventSink::recycled_string(8);
+        assert!(s.is_empty());
+        assert!(
+            names.contains(&(s.as_ptr() as usize)),
+            "a name buffer from the first batch"
+        );
+        // a small batch is not kept
+        recycler.give_back(Vec::new());
+        sink.flush_local();
     }
 
     /// The writer gives way to the resolver's threads on a shared core.
