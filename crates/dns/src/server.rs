@@ -431,17 +431,18 @@ fn udp_loop(sock: &Arc<StdUdpSocket>, r: &Arc<Resolver>, rt: &tokio::runtime::Ha
     let mut outs: Vec<Vec<u8>> = (0..UDP_BATCH).map(|_| Vec::with_capacity(1232)).collect();
     let mut rhdr = MultiHeaders::<SockaddrStorage>::preallocate(UDP_BATCH, None);
     let mut shdr = MultiHeaders::<SockaddrStorage>::preallocate(UDP_BATCH, None);
-    let mut received: Vec<(usize, Option<SocketAddr>)> = Vec::with_capacity(UDP_BATCH);
+    let mut received: Vec<(usize, Option<SockaddrStorage>)> = Vec::with_capacity(UDP_BATCH);
     let mut replies: Vec<(usize, SockaddrStorage)> = Vec::with_capacity(UDP_BATCH);
     while !stop.load(Ordering::Relaxed) {
         received.clear();
         {
+            // nix ties the slices' lifetime to the call, so they are made per batch
             let mut iovs: Vec<[IoSliceMut<'_>; 1]> = bufs.iter_mut().map(|b| [IoSliceMut::new(&mut b[..])]).collect();
             match recvmmsg(fd, &mut rhdr, iovs.iter_mut(), MsgFlags::MSG_WAITFORONE, None) {
                 Ok(msgs) => {
                     crate::resolver::start_batch();
                     r.events().open_local_batch();
-                    received.extend(msgs.map(|m| (m.bytes, m.address.as_ref().and_then(to_std))));
+                    received.extend(msgs.map(|m| (m.bytes.min(UDP_MAX_QUERY), m.address)));
                 }
                 Err(nix::errno::Errno::EAGAIN | nix::errno::Errno::EINTR) => {
                     r.events().flush_local();
@@ -454,13 +455,17 @@ fn udp_loop(sock: &Arc<StdUdpSocket>, r: &Arc<Resolver>, rt: &tokio::runtime::Ha
             }
         }
         replies.clear();
-        for (i, &(n, peer)) in received.iter().enumerate() {
-            let Some(peer) = peer else { continue };
-            let packet = &bufs[i][..n.min(UDP_MAX_QUERY)];
+        for (i, &(n, addr)) in received.iter().enumerate() {
+            let Some(peer) = addr.as_ref().and_then(to_std) else {
+                continue;
+            };
+            let packet = &bufs[i][..n];
             let out = &mut outs[i];
             match r.begin(packet, peer.ip(), Transport::Udp, None, out) {
                 Step::Answered { refresh } => {
-                    replies.push((i, SockaddrStorage::from(peer)));
+                    if let Some(a) = addr {
+                        replies.push((i, a));
+                    }
                     if let Some(p) = refresh {
                         let r = r.clone();
                         rt.spawn(async move {
@@ -483,7 +488,7 @@ fn udp_loop(sock: &Arc<StdUdpSocket>, r: &Arc<Resolver>, rt: &tokio::runtime::Ha
             }
         }
         r.events().close_local_batch(crate::resolver::batch_latency_us());
-        send_replies(fd, &mut shdr, &replies, &mut outs, &bufs, &received);
+        send_replies(fd, &mut shdr, &replies, &mut outs, |i| &bufs[i][..received[i].0]);
     }
     r.events().flush_local();
 }
@@ -493,13 +498,12 @@ fn udp_loop(sock: &Arc<StdUdpSocket>, r: &Arc<Resolver>, rt: &tokio::runtime::Ha
 /// sent after it. An answer refused as too large for the interface (Don't
 /// Fragment is set) is replaced by a truncated one (TC: the client retries
 /// over TCP); any other refusal costs only that answer.
-fn send_replies(
+fn send_replies<'q>(
     fd: std::os::fd::RawFd,
     hdr: &mut MultiHeaders<SockaddrStorage>,
     replies: &[(usize, SockaddrStorage)],
     outs: &mut [Vec<u8>],
-    bufs: &[[u8; UDP_MAX_QUERY]],
-    received: &[(usize, Option<SocketAddr>)],
+    query: impl Fn(usize) -> &'q [u8],
 ) {
     let mut from = 0;
     let mut shrunk = usize::MAX;
@@ -516,8 +520,7 @@ fn send_replies(
             Ok(n) => from += n,
             Err(nix::errno::Errno::EMSGSIZE) if shrunk != from => {
                 let i = replies[from].0;
-                let n = received[i].0.min(UDP_MAX_QUERY);
-                match wire::parse_query(&bufs[i][..n]) {
+                match wire::parse_query(query(i)) {
                     Ok(q) => {
                         wire::truncate_for_udp(&mut outs[i], &q, 512);
                         shrunk = from;
@@ -700,7 +703,7 @@ mod tests {
         for (i, name) in ["a.example", "b.example", "c.example", "d.example"].iter().enumerate() {
             let q = query(i as u16, name);
             bufs[i][..q.len()].copy_from_slice(&q);
-            received.push((q.len(), None));
+            received.push(q.len());
             let mut answer = q.clone();
             answer[2] |= 0x80;
             outs.push(answer);
@@ -709,11 +712,13 @@ mod tests {
         outs[2].resize(70_000, 0);
         let replies = vec![(0, a1), (1, broadcast), (2, a2), (3, a2)];
         let mut hdr = MultiHeaders::<SockaddrStorage>::preallocate(replies.len(), None);
-        send_replies(sender.as_raw_fd(), &mut hdr, &replies, &mut outs, &bufs, &received);
+        send_replies(sender.as_raw_fd(), &mut hdr, &replies, &mut outs, |i| {
+            &bufs[i][..received[i]]
+        });
         let mut buf = [0u8; 2048];
         let n = r1.recv(&mut buf).expect("first answer");
         assert_eq!(&buf[..2], &0u16.to_be_bytes());
-        assert_eq!(n, received[0].0);
+        assert_eq!(n, received[0]);
         let n = r2.recv(&mut buf).expect("truncated answer");
         assert_eq!(&buf[..2], &2u16.to_be_bytes());
         assert!(n < 512, "truncated to the question");

@@ -214,13 +214,10 @@ pub fn name_forms(wire: &[u8], key: &mut [u8; MAX_NAME], dotted: &mut String) ->
         *d = s.to_ascii_lowercase();
     }
     let lowered = &key[..n];
-    // label boundaries: the offsets of the length octets after the first
-    let mut bounds = [0u8; MAX_NAME / 2];
-    let mut nb = 0;
-    let mut i = 0;
     // lengths come from the wire as sent (a malformed length octet of 64 or
     // more would not survive lowercasing)
     let raw = &wire[..n];
+    let mut i = 0;
     let end = loop {
         let Some(&len) = raw.get(i) else {
             break i;
@@ -233,37 +230,35 @@ pub fn name_forms(wire: &[u8], key: &mut [u8; MAX_NAME], dotted: &mut String) ->
             // a label running past the end: the careful path
             return (n, dotted_slow(raw, dotted));
         }
-        if i > 0 {
-            bounds[nb] = i as u8;
-            nb += 1;
-        }
         i = next;
     };
     if end == 0 {
         return (n, true);
     }
     // the dotted form is the wire form without its first length octet, the
-    // other length octets turned into dots
-    let mut text = [0u8; MAX_NAME];
-    let text = &mut text[..end - 1];
-    text.copy_from_slice(&lowered[1..end]);
-    for &b in &bounds[..nb] {
-        text[usize::from(b) - 1] = b'a';
-    }
+    // other length octets turned into dots; written into the string's own buffer
+    let mut text = std::mem::take(dotted).into_bytes();
+    text.extend_from_slice(&lowered[1..end]);
     let plain = |b: &u8| b != &b'.' && (0x21..0x7f).contains(b);
-    let matchable = text.iter().all(plain);
-    if !matchable {
-        for b in text.iter_mut() {
-            if !plain(b) {
+    let mut matchable = true;
+    let mut i = 0;
+    while i < end {
+        // the label at raw[i + 1..] is at text[i..]
+        let len = usize::from(raw[i]);
+        let label = &mut text[i..i + len];
+        if !label.iter().all(plain) {
+            matchable = false;
+            for b in label.iter_mut().filter(|b| !plain(b)) {
                 *b = b'?';
             }
         }
+        if i > 0 {
+            text[i - 1] = b'.';
+        }
+        i += 1 + len;
     }
-    for &b in &bounds[..nb] {
-        text[usize::from(b) - 1] = b'.';
-    }
-    // every byte is printable ASCII
-    dotted.push_str(std::str::from_utf8(text).unwrap_or_default());
+    // every byte is printable ASCII now
+    *dotted = String::from_utf8(text).unwrap_or_default();
     (n, matchable)
 }
 

@@ -64,6 +64,9 @@ pub struct BatchEncoder {
     apps: FxHashMap<Arc<str>, u32>,
     /// The last few shared strings seen in this batch, with their ids.
     recent_arcs: [Option<(Arc<str>, u32)>; 4],
+    /// The client of the latest events and how many in a row, not yet in `clients`
+    /// (queries come in runs from one client; the map is touched once per run).
+    run: Option<(IpAddr, u32)>,
 }
 
 impl BatchEncoder {
@@ -129,7 +132,14 @@ impl BatchEncoder {
             self.last_ms = e.time_ms;
         }
         self.last_ms = self.last_ms.max(e.time_ms);
-        *self.clients.entry(e.client).or_insert(0) += 1;
+        match &mut self.run {
+            Some((c, n)) if *c == e.client => *n += 1,
+            run => {
+                if let Some((c, n)) = run.replace((e.client, 1)) {
+                    *self.clients.entry(c).or_insert(0) += n;
+                }
+            }
+        }
         if let Some(a) = &e.app {
             *self.apps.entry(a.clone()).or_insert(0) += 1;
         }
@@ -185,6 +195,9 @@ impl BatchEncoder {
 
     /// Finishes: (first_ms, last_ms, count, blob, per-client counts, per-app counts). Resets the encoder.
     pub fn finish(&mut self) -> EncodedBatch {
+        if let Some((c, n)) = self.run.take() {
+            *self.clients.entry(c).or_insert(0) += n;
+        }
         let mut blob = Vec::with_capacity(self.events.len() + self.strtab.len() + 32);
         blob.push(VERSION);
         put_varint(&mut blob, self.base_ms);
@@ -373,6 +386,40 @@ mod tests {
         assert_eq!(decode(&b.blob).expect("decodes"), events);
         assert!(b.blob.len() < 500 * 30, "compact: {} bytes", b.blob.len());
         assert!(enc.is_empty());
+    }
+
+    /// Per-client counts are right whether a client's queries come in runs
+    /// or interleaved, and across batches.
+    #[test]
+    fn counts_clients_in_runs_and_interleaved() {
+        let ips: Vec<IpAddr> = ["192.0.2.1", "192.0.2.2", "2001:db8::1"]
+            .iter()
+            .map(|s| s.parse().expect("ip"))
+            .collect();
+        let mut enc = BatchEncoder::default();
+        let mut x: u32 = 3;
+        for round in 0..3 {
+            let mut want: std::collections::HashMap<IpAddr, u32> = Default::default();
+            for i in 0..300u64 {
+                x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                // runs of random length from random clients
+                let c = ips[if round == 0 {
+                    (i % 3) as usize
+                } else {
+                    ((x >> 20) % 3) as usize
+                }];
+                let run = if round == 2 { 1 + (x >> 8) % 5 } else { 1 };
+                for _ in 0..run {
+                    enc.push(&QueryEvent { client: c, ..event(i) });
+                    *want.entry(c).or_insert(0) += 1;
+                }
+            }
+            let mut got: std::collections::HashMap<IpAddr, u32> = Default::default();
+            for (c, n) in enc.finish().clients {
+                assert!(got.insert(c, n).is_none(), "one row per client");
+            }
+            assert_eq!(got, want, "round {round}");
+        }
     }
 
     #[test]
