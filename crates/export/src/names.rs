@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use catalog::domain::{check_block_rule, check_domain, check_pattern, is_subdomain_or_self};
+use catalog::domain::{check_block_rule, check_domain, check_pattern};
 use catalog::{BypassAnswer, Platform};
 use ipnet::IpNet;
 use policy::plan::{Action, EnforcementPlan, PlanGroup};
@@ -137,6 +137,13 @@ pub(crate) fn pattern_tail(pattern: &str) -> &str {
     pattern.get(skip..).unwrap_or("")
 }
 
+/// Whether a proper parent of `name` (what follows one of its dots)
+/// satisfies `has`: for a set, whether any member `d != name` has
+/// `is_subdomain_or_self(name, d)`, in a lookup per label.
+fn has_proper_parent(name: &str, has: impl Fn(&str) -> bool) -> bool {
+    name.match_indices('.').any(|(i, _)| has(&name[i + 1..]))
+}
+
 /// Compiles a group's network rules.
 pub(crate) fn compile(plan: &EnforcementPlan, group: &PlanGroup, enforce_log_only: bool) -> GroupNames {
     let mut out = GroupNames::default();
@@ -247,7 +254,7 @@ pub(crate) fn compile(plan: &EnforcementPlan, group: &PlanGroup, enforce_log_onl
     }
 
     // custom.allow wins: drop every rule at or below an allowed name.
-    let allowed = |n: &str| allow.iter().any(|a| is_subdomain_or_self(n, a));
+    let allowed = |n: &str| allow.contains(n) || has_proper_parent(n, |p| allow.contains(p));
     let before = raw_block.len() + raw_exact.len() + raw_pat.len() + log_dom.len() + log_ex.len() + log_pat.len();
     raw_block.retain(|n, _| !allowed(n));
     raw_exact.retain(|n, _| !allowed(n));
@@ -260,28 +267,27 @@ pub(crate) fn compile(plan: &EnforcementPlan, group: &PlanGroup, enforce_log_onl
 
     // Remove what a blocked domain already covers (a name below it with the
     // same or a plain answer: the ancestor's answer applies then).
-    let covered_by =
-        |m: &BTreeMap<String, Answer>, n: &str| m.keys().any(|d| d.as_str() != n && is_subdomain_or_self(n, d));
+    // (each name's parents are looked up, not every rule compared with every other)
     let block_snapshot = raw_block.clone();
-    raw_block.retain(|n, a| *a != Answer::Blocked || !covered_by(&block_snapshot, n));
-    raw_exact.retain(|n, a| *a != Answer::Blocked || !block_snapshot.keys().any(|d| is_subdomain_or_self(n, d)));
-    raw_pat.retain(|p| !block_snapshot.keys().any(|d| is_subdomain_or_self(pattern_tail(p), d)));
+    let in_block = |p: &str| block_snapshot.contains_key(p);
+    raw_block.retain(|n, a| *a != Answer::Blocked || !has_proper_parent(n, in_block));
     // Log-only names under a blocked domain are blocked anyway.
-    let under_block = |n: &str| block_snapshot.keys().any(|d| is_subdomain_or_self(n, d));
+    let under_block = |n: &str| in_block(n) || has_proper_parent(n, in_block);
+    raw_exact.retain(|n, a| *a != Answer::Blocked || !under_block(n));
+    raw_pat.retain(|p| !under_block(pattern_tail(p)));
     log_dom.retain(|n| !under_block(n));
     log_ex.retain(|n| !under_block(n) && !raw_exact.contains_key(n));
     log_pat.retain(|p| !under_block(pattern_tail(p)) && !raw_pat.contains(p));
     let log_snapshot = log_dom.clone();
-    log_dom.retain(|n| !log_snapshot.iter().any(|d| d != n && is_subdomain_or_self(n, d)));
-    log_ex.retain(|n| !log_snapshot.iter().any(|d| is_subdomain_or_self(n, d)));
-    log_pat.retain(|p| !log_snapshot.iter().any(|d| is_subdomain_or_self(pattern_tail(p), d)));
+    let in_log = |p: &str| log_snapshot.contains(p);
+    let under_log = |n: &str| in_log(n) || has_proper_parent(n, in_log);
+    log_dom.retain(|n| !has_proper_parent(n, in_log));
+    log_ex.retain(|n| !under_log(n));
+    log_pat.retain(|p| !under_log(pattern_tail(p)));
 
     // Allow names below a remaining rule become exceptions.
     for a in &allow {
-        let below_domain = raw_block
-            .keys()
-            .chain(log_dom.iter())
-            .any(|d| d != a && is_subdomain_or_self(a, d));
+        let below_domain = has_proper_parent(a, |p| raw_block.contains_key(p) || log_dom.contains(p));
         let matched = raw_pat
             .iter()
             .chain(log_pat.iter())
@@ -377,6 +383,18 @@ pub(crate) fn identifiers(apps: &[DeviceApp], p: Platform) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// The parent lookup finds exactly what comparing with every member finds.
+        #[test]
+        fn parent_lookup_matches_pairwise(
+            set in proptest::collection::btree_set("[abc]{1,2}(\\.[abc]{1,2}){0,3}", 0..30),
+            name in "[abc]{1,2}(\\.[abc]{1,2}){0,4}",
+        ) {
+            let pairwise = set.iter().any(|d| d != &name && catalog::domain::is_subdomain_or_self(&name, d));
+            proptest::prop_assert_eq!(has_proper_parent(&name, |p| set.contains(p)), pairwise);
+        }
+    }
 
     #[test]
     fn pattern_tail_is_after_last_wildcard_label() {
