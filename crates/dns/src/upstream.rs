@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::Full;
-use hyper::client::conn::http2;
+use hyper::client::conn::{http1, http2};
 use rustls::ClientConfig;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
@@ -289,7 +289,7 @@ impl Upstreams {
                         UpstreamSpec::Plain(_) | UpstreamSpec::Tcp(_) => Link::Plain,
                         // no ALPN: servers that do not know `dot` could refuse it
                         UpstreamSpec::Tls { .. } => Link::Tls(Dot::new(opts.tls.config(&[]))),
-                        UpstreamSpec::Https(_) => Link::Https(Doh::new(opts.tls.config(&[alpn::H2]))),
+                        UpstreamSpec::Https(_) => Link::Https(Doh::new(opts.tls.config(&[alpn::H2, alpn::HTTP11]))),
                     },
                     spec,
                     health: Mutex::new(Health::default()),
@@ -752,30 +752,34 @@ impl Dot {
 
 /// A DoH upstream's kept HTTP/2 connection.
 #[derive(Debug)]
+/// A DoH upstream's connections: one HTTP/2 connection, multiplexed, or,
+/// when the server offers only HTTP/1.1 (RFC 8484 allows it), a few
+/// keep-alive HTTP/1.1 connections, one query at a time on each.
 struct Doh {
     cfg: Result<Arc<ClientConfig>, String>,
     conn: tokio::sync::Mutex<Option<http2::SendRequest<Full<Bytes>>>>,
+    /// Idle HTTP/1.1 connections, most recently used last.
+    idle_h1: std::sync::Mutex<Vec<http1::SendRequest<Full<Bytes>>>>,
+    /// The server chose HTTP/1.1 last time it was asked.
+    h1: std::sync::atomic::AtomicBool,
 }
 
 /// Largest DoH answer read.
 const DOH_MAX_ANSWER: usize = 65535;
+/// Idle HTTP/1.1 connections kept per DoH upstream at most.
+const DOH_IDLE_H1: usize = 8;
 
 impl Doh {
     fn new(cfg: Result<Arc<ClientConfig>, crate::tls::TlsError>) -> Doh {
         Doh {
             cfg: cfg.map_err(|e| e.to_string()),
             conn: tokio::sync::Mutex::new(None),
+            idle_h1: std::sync::Mutex::new(Vec::new()),
+            h1: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
-    async fn get(&self, url: &HttpUrl) -> std::io::Result<(http2::SendRequest<Full<Bytes>>, bool)> {
-        let mut slot = self.conn.lock().await;
-        if let Some(s) = slot.as_ref()
-            && !s.is_closed()
-        {
-            return Ok((s.clone(), false));
-        }
-        *slot = None;
+    async fn connect(&self, url: &HttpUrl) -> std::io::Result<Sender> {
         let cfg = self.cfg.clone().map_err(std::io::Error::other)?;
         let s = http_client::connect(Target {
             host: &url.host,
@@ -783,18 +787,57 @@ impl Doh {
             tls: Some((cfg, url.server_name())),
         })
         .await?;
-        let Sender::H2(s) = s else {
-            return Err(std::io::Error::other("the DoH server did not offer HTTP/2 (ALPN h2)"));
-        };
-        *slot = Some(s.clone());
+        self.h1.store(!s.is_h2(), std::sync::atomic::Ordering::Relaxed);
+        Ok(s)
+    }
+
+    /// A connection to send on, and whether it is new: the shared HTTP/2
+    /// one, an idle HTTP/1.1 one, or a new connection of whichever the
+    /// server picks.
+    async fn get(&self, url: &HttpUrl) -> std::io::Result<(Sender, bool)> {
+        if self.h1.load(std::sync::atomic::Ordering::Relaxed) {
+            let idle = self.idle_h1.lock().ok().and_then(|mut v| {
+                while let Some(s) = v.pop() {
+                    if !s.is_closed() {
+                        return Some(s);
+                    }
+                }
+                None
+            });
+            if let Some(s) = idle {
+                return Ok((Sender::H1(s), false));
+            }
+            return Ok((self.connect(url).await?, true));
+        }
+        let mut slot = self.conn.lock().await;
+        if let Some(s) = slot.as_ref()
+            && !s.is_closed()
+        {
+            return Ok((Sender::H2(s.clone()), false));
+        }
+        *slot = None;
+        let s = self.connect(url).await?;
+        if let Sender::H2(h2) = &s {
+            *slot = Some(h2.clone());
+        }
         Ok((s, true))
+    }
+
+    /// Puts an HTTP/1.1 connection whose answer has been read back for the next query.
+    fn put_back(&self, s: Sender) {
+        if let Sender::H1(s) = s
+            && !s.is_closed()
+            && let Ok(mut v) = self.idle_h1.lock()
+            && v.len() < DOH_IDLE_H1
+        {
+            v.push(s);
+        }
     }
 
     async fn exchange(&self, url: &HttpUrl, q: &[u8], id: u16) -> std::io::Result<Vec<u8>> {
         let authority = url.authority();
         loop {
-            let (sender, fresh) = self.get(url).await?;
-            let mut sender = Sender::H2(sender);
+            let (mut sender, fresh) = self.get(url).await?;
             let req = hyper::Request::post(url.path.as_str())
                 .header(hyper::header::CONTENT_TYPE, "application/dns-message")
                 .header(hyper::header::ACCEPT, "application/dns-message")
@@ -807,21 +850,21 @@ impl Doh {
                         return Err(std::io::Error::other(format!("HTTP status {status}")));
                     }
                     let body = http_client::read_body(resp, DOH_MAX_ANSWER).await?;
+                    self.put_back(sender);
                     if !matches(q, &body, id) {
                         return Err(std::io::Error::other("answer does not match the question"));
                     }
                     return Ok(body.to_vec());
                 }
                 Err(e) => {
-                    let mut slot = self.conn.lock().await;
-                    if slot.as_ref().is_some_and(http2::SendRequest::is_closed) {
+                    if let Sender::H2(_) = sender {
+                        let mut slot = self.conn.lock().await;
+                        // a kept connection that went away: once more on a new one
                         *slot = None;
                     }
                     if fresh {
                         return Err(e);
                     }
-                    // a kept connection that went away: once more on a new one
-                    *slot = None;
                 }
             }
         }

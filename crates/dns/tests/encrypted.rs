@@ -594,6 +594,99 @@ fn dot_and_doh_upstreams_with_reconnect_and_failover() {
     );
 }
 
+/// A DoH server that offers only HTTP/1.1 (ALPN `http/1.1`): each POSTed
+/// query goes to `up` over UDP and the answer comes back. Counts the TCP
+/// connections it accepts.
+fn http11_only_doh(pki: &TestPki, up: SocketAddr) -> (SocketAddr, Arc<AtomicU64>) {
+    let store = CertStore::load(&pki.cert, &pki.key).expect("certificate");
+    let acceptor = tokio_rustls::TlsAcceptor::from(store.server_config(&[alpn::HTTP11]).expect("tls"));
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.set_nonblocking(true).expect("nonblocking");
+    let addr = listener.local_addr().expect("addr");
+    let conns = Arc::new(AtomicU64::new(0));
+    let counted = conns.clone();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async move {
+            let l = tokio::net::TcpListener::from_std(listener).expect("listener");
+            while let Ok((tcp, _)) = l.accept().await {
+                counted.fetch_add(1, Ordering::Relaxed);
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let Ok(tls) = acceptor.accept(tcp).await else { return };
+                    let answer =
+                        hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| async move {
+                            let q = req
+                                .into_body()
+                                .collect()
+                                .await
+                                .map_err(std::io::Error::other)?
+                                .to_bytes();
+                            let sock = tokio::net::UdpSocket::bind("127.0.0.1:0").await?;
+                            sock.send_to(&q, up).await?;
+                            let mut buf = vec![0u8; 4096];
+                            let n = tokio::time::timeout(Duration::from_secs(2), sock.recv(&mut buf)).await??;
+                            buf.truncate(n);
+                            hyper::Response::builder()
+                                .header("content-type", "application/dns-message")
+                                .body(Full::new(Bytes::from(buf)))
+                                .map_err(std::io::Error::other)
+                        });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(tls), answer)
+                        .await;
+                });
+            }
+        });
+    });
+    (addr, conns)
+}
+
+/// A DoH upstream that speaks only HTTP/1.1 is used over HTTP/1.1: its
+/// connections are kept and reused, and several queries at once get
+/// connections of their own.
+#[test]
+fn doh_upstream_over_http11_when_the_server_has_no_http2() {
+    let up = Upstream::start();
+    let pki = TestPki::new("doh-h1");
+    let (addr, conns) = http11_only_doh(&pki, up.addr);
+    let spec = UpstreamSpec::parse(&format!("https://127.0.0.1:{}/dns-query#dns.test", addr.port())).expect("https");
+    let front = Node::start(&pki, vec![spec.clone()], None, Duration::from_secs(2));
+    for i in 0..5 {
+        let name = format!("h1-{i}.example.test");
+        assert_eq!(
+            a_records(&ask(front.addr, &format!("{name}."), RecordType::A)),
+            ["192.0.2.1"]
+        );
+        assert_eq!(front.event(&name).upstream.as_deref(), Some(spec.to_string().as_str()));
+    }
+    assert_eq!(
+        conns.load(Ordering::Relaxed),
+        1,
+        "one kept-alive connection for queries one after another"
+    );
+    let handles: Vec<_> = (0..6)
+        .map(|i| {
+            let a = front.addr;
+            let name = format!("h1-p{i}.example.test.");
+            std::thread::spawn(move || a_records(&ask(a, &name, RecordType::A)))
+        })
+        .collect();
+    for h in handles {
+        assert_eq!(h.join().expect("thread"), ["192.0.2.1"]);
+    }
+    let after = conns.load(Ordering::Relaxed);
+    assert!((1..=7).contains(&after), "{after} connections for six at once");
+    // the connections opened for them are kept too: nothing new for the next ones
+    for i in 0..4 {
+        ask(front.addr, &format!("h1-again-{i}.example.test."), RecordType::A);
+    }
+    assert_eq!(conns.load(Ordering::Relaxed), after, "idle connections reused");
+}
+
 #[test]
 fn health_checks_mark_an_upstream_down_and_up_again() {
     let a = Upstream::start();
