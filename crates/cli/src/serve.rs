@@ -137,6 +137,8 @@ pub(crate) struct Live {
     monitor: Mutex<Option<crate::follow::Follower>>,
     /// The DoT/DoH certificate, re-read on every reload.
     tls_cert: Option<Arc<dns::tls::CertStore>>,
+    /// The URL lists' downloads, told about every reloaded configuration.
+    lists: std::sync::OnceLock<dns::list_fetch::ListRefresh>,
 }
 
 /// What a successful reload loaded.
@@ -171,7 +173,10 @@ impl Live {
             .map_err(|_| anyhow!("an earlier reload panicked"))?;
         let t0 = Instant::now();
         let generation = self.generation.load(Ordering::SeqCst) + 1;
-        let (state, plan, policy, transfer) = reload(&self.args, generation)?;
+        let (state, plan, policy, transfer, dns_cfg) = reload(&self.args, generation)?;
+        if let Some(lists) = self.lists.get() {
+            lists.update(&dns_cfg);
+        }
         let s = state.matcher.stats();
         let source = state.source.clone();
         self.resolver.reload(state);
@@ -375,15 +380,21 @@ pub fn run(args: &ServeArgs) -> Result<()> {
         reloading: Mutex::new(()),
         monitor: Mutex::new(follower),
         tls_cert: server.cert().cloned(),
+        lists: std::sync::OnceLock::new(),
     });
-    let l = live.clone();
-    dns::list_fetch::spawn_refresh(
+    // the downloads hold only a weak reference: a reload they trigger needs `live`, which holds them
+    let l = Arc::downgrade(&live);
+    let refresh = dns::list_fetch::spawn_refresh(
         server.runtime().handle(),
         &resolver,
         &loaded.dns,
         &args.data_dir,
-        move || l.reload().map(drop).map_err(|e| format!("{e:#}")),
+        move || match l.upgrade() {
+            Some(l) => l.reload().map(drop).map_err(|e| format!("{e:#}")),
+            None => Ok(()),
+        },
     );
+    let _ = live.lists.set(refresh);
     if let Some(addr) = api {
         let bound = crate::api::spawn(server.runtime(), addr, live.clone(), &args.data_dir)?;
         tracing::info!(api = %bound, "HTTP API listening (metrics, reload, exports, scans)");
@@ -464,11 +475,13 @@ fn start_monitor(
 }
 
 /// The rules of generation `generation`, the plan they were built from and the policy, read afresh.
-fn reload(args: &ServeArgs, generation: u64) -> Result<(dns::resolver::State, EnforcementPlan, Policy, TransferCfg)> {
+type Reload = (dns::resolver::State, EnforcementPlan, Policy, TransferCfg, DnsConfig);
+
+fn reload(args: &ServeArgs, generation: u64) -> Result<Reload> {
     let loaded = load(args)?;
     let plan = loaded.policy.plan(Day::today_utc());
     let lists = load_lists(&loaded.dns.lists, loaded.base.as_deref(), Some(&args.data_dir));
     let state = build_state(&plan, &lists, generation);
     let transfer = transfer_cfg(&loaded.dns)?;
-    Ok((state, plan, loaded.policy, transfer))
+    Ok((state, plan, loaded.policy, transfer, loaded.dns))
 }

@@ -254,18 +254,34 @@ impl ListFetcher {
     }
 }
 
+/// What a reload calls: rebuilds the rules from the policy and the kept lists.
+type OnChange = dyn Fn() -> Result<(), String> + Send + Sync;
+
+/// The downloads of a configuration's URL lists, each on its own
+/// schedule. [`ListRefresh::update`] starts the downloads a reloaded
+/// configuration adds and stops the ones it drops, so a list URL added to
+/// the policy takes effect on SIGHUP or `POST /api/reload`, no restart.
+pub struct ListRefresh {
+    rt: tokio::runtime::Handle,
+    resolver: Arc<Resolver>,
+    fetcher: Arc<ListFetcher>,
+    on_change: Arc<OnChange>,
+    /// Running downloads by (URL, refresh interval).
+    tasks: std::sync::Mutex<std::collections::HashMap<(String, Duration), tokio::task::JoinHandle<()>>>,
+}
+
 /// Starts one refresh task per `url` list of `cfg` on `rt`: downloads are
 /// counted in `resolver`'s metrics, and `on_change` (the reload, run on a
-/// blocking thread) follows every download with new content. Returns how
-/// many lists are refreshed. Lists added to the policy later are
-/// downloaded after a restart.
+/// blocking thread) follows every download with new content. Call
+/// [`ListRefresh::update`] with each reloaded configuration. The size limit
+/// (`list_max_mib`) is the one at start.
 pub fn spawn_refresh<F>(
     rt: &tokio::runtime::Handle,
     resolver: &Arc<Resolver>,
     cfg: &DnsConfig,
     data_dir: &Path,
     on_change: F,
-) -> usize
+) -> ListRefresh
 where
     F: Fn() -> Result<(), String> + Send + Sync + 'static,
 {
@@ -274,20 +290,60 @@ where
         data_dir,
         usize::try_from(cfg.list_max_mib.saturating_mul(1 << 20)).unwrap_or(usize::MAX),
     ));
-    let on_change = Arc::new(on_change);
-    let mut n = 0;
-    for l in &cfg.lists {
-        let Ok(ListSource::Url(url)) = l.source() else { continue };
-        let every = match l.refresh_interval() {
-            Ok(d) => d,
-            Err(e) => {
-                tracing::error!(list = %url, error = %e, "list not refreshed");
-                continue;
+    let refresh = ListRefresh {
+        rt: rt.clone(),
+        resolver: resolver.clone(),
+        fetcher,
+        on_change: Arc::new(on_change),
+        tasks: std::sync::Mutex::new(std::collections::HashMap::new()),
+    };
+    refresh.update(cfg);
+    refresh
+}
+
+impl ListRefresh {
+    /// Makes the running downloads those of `cfg`'s URL lists: new ones
+    /// start (a list never downloaded at once), dropped ones stop, and one
+    /// whose interval changed restarts. Returns how many run.
+    pub fn update(&self, cfg: &DnsConfig) -> usize {
+        let mut wanted = std::collections::HashSet::new();
+        for l in &cfg.lists {
+            let Ok(ListSource::Url(url)) = l.source() else { continue };
+            match l.refresh_interval() {
+                Ok(every) => {
+                    wanted.insert((url.to_string(), every));
+                }
+                Err(e) => tracing::error!(list = %url, error = %e, "list not refreshed"),
             }
+        }
+        let Ok(mut tasks) = self.tasks.lock() else {
+            return 0;
         };
-        n += 1;
-        let (url, fetcher, on_change, r) = (url.to_string(), fetcher.clone(), on_change.clone(), resolver.clone());
-        rt.spawn(async move {
+        tasks.retain(|key, task| {
+            let keep = wanted.contains(key);
+            if !keep {
+                tracing::info!(list = %key.0, "list no longer configured; its downloads stop");
+                task.abort();
+            }
+            keep
+        });
+        for key in wanted {
+            if let std::collections::hash_map::Entry::Vacant(slot) = tasks.entry(key) {
+                let (url, every) = slot.key().clone();
+                slot.insert(self.spawn(url, every));
+            }
+        }
+        tasks.len()
+    }
+
+    /// URL lists being downloaded.
+    pub fn running(&self) -> usize {
+        self.tasks.lock().map_or(0, |t| t.len())
+    }
+
+    fn spawn(&self, url: String, every: Duration) -> tokio::task::JoinHandle<()> {
+        let (fetcher, on_change, r) = (self.fetcher.clone(), self.on_change.clone(), self.resolver.clone());
+        self.rt.spawn(async move {
             let mut wait = fetcher.due_in(&url, every);
             loop {
                 tokio::time::sleep(wait).await;
@@ -316,9 +372,8 @@ where
                     }
                 }
             }
-        });
+        })
     }
-    n
 }
 
 #[cfg(test)]

@@ -128,6 +128,17 @@ fn data_dir(tag: &str) -> PathBuf {
 
 /// A resolver whose rules are the test policy plus `cfg`'s lists as kept under `data`.
 fn start(up: &Upstream, cfg: &DnsConfig, data: &Path) -> Server {
+    start_with_refresh(up, cfg, data, Arc::new(std::sync::Mutex::new(cfg.clone()))).0
+}
+
+/// [`start`], the reload reading the lists of whatever `current` holds
+/// then (as the CLI re-reads the policy), and the downloads' handle.
+fn start_with_refresh(
+    up: &Upstream,
+    cfg: &DnsConfig,
+    data: &Path,
+    current: Arc<std::sync::Mutex<DnsConfig>>,
+) -> (Server, dns::list_fetch::ListRefresh) {
     let policy = policy::Policy::parse(POLICY, "test.toml", None, None).expect("policy");
     let plan = policy.plan(catalog::Day::new(2026, 11, 22).expect("day"));
     let lists = load_lists(&cfg.lists, None, Some(data));
@@ -163,14 +174,61 @@ fn start(up: &Upstream, cfg: &DnsConfig, data: &Path) -> Server {
     )
     .expect("server");
     // the reload the CLI does on SIGHUP: rules rebuilt from the policy and the kept lists
-    let (cfg2, data2, generation) = (cfg.clone(), data.to_path_buf(), Arc::new(AtomicU64::new(1)));
+    let (data2, generation) = (data.to_path_buf(), Arc::new(AtomicU64::new(1)));
     let r = resolver.clone();
-    dns::list_fetch::spawn_refresh(server.runtime().handle(), &r, cfg, data, move || {
+    let refresh = dns::list_fetch::spawn_refresh(server.runtime().handle(), &r, cfg, data, move || {
         let g = generation.fetch_add(1, Ordering::SeqCst) + 1;
-        resolver.reload(build_state(&plan, &load_lists(&cfg2.lists, None, Some(&data2)), g));
+        let lists = current.lock().map(|c| c.lists.clone()).unwrap_or_default();
+        resolver.reload(build_state(&plan, &load_lists(&lists, None, Some(&data2)), g));
         Ok(())
     });
-    server
+    (server, refresh)
+}
+
+/// A URL list added to the configuration on a reload is downloaded and
+/// enforced without a restart; one taken out stops being downloaded.
+#[test]
+fn a_url_list_added_on_reload_is_downloaded_without_a_restart() {
+    let up = Upstream::start();
+    let http = ListServer::start("0.0.0.0 added.example.test\n");
+    let data = data_dir("added");
+    let none = DnsConfig::default();
+    let current = Arc::new(std::sync::Mutex::new(none.clone()));
+    let (server, refresh) = start_with_refresh(&up, &none, &data, current.clone());
+    assert_eq!(refresh.running(), 0);
+    assert!(!blocked(&server, "added.example.test."));
+    let mut list = ListConfig::file(PathBuf::new());
+    list.path = None;
+    list.url = Some(http.url());
+    list.refresh = Some("200ms".into());
+    let with = DnsConfig {
+        lists: vec![list],
+        ..DnsConfig::default()
+    };
+    // the reload: the new configuration, then the downloads told about it
+    *current.lock().expect("lock") = with.clone();
+    assert_eq!(refresh.update(&with), 1);
+    assert!(
+        wait_until(Duration::from_secs(5), || blocked(&server, "added.example.test.")),
+        "the added list is downloaded and enforced"
+    );
+    let asked = || http.ok.load(Ordering::SeqCst) + http.not_modified.load(Ordering::SeqCst);
+    assert!(
+        wait_until(Duration::from_secs(5), || asked() >= 3),
+        "refreshed every 200 ms"
+    );
+    assert_eq!(
+        refresh.update(&with),
+        1,
+        "an unchanged configuration starts nothing new"
+    );
+    assert_eq!(refresh.update(&none), 0, "a list taken out stops");
+    // a request already under way may still land
+    std::thread::sleep(Duration::from_millis(100));
+    let after = asked();
+    std::thread::sleep(Duration::from_millis(700));
+    assert_eq!(asked(), after, "no more downloads");
+    let _ = std::fs::remove_dir_all(&data);
 }
 
 fn blocked(server: &Server, name: &str) -> bool {
