@@ -245,15 +245,15 @@ impl<'p> Run<'p> {
             first_seen,
             last_seen,
             first: First {
-                at: (self.file, c.line),
-                source_ip: c.source_ip,
-                device: self.text(c.device),
-                user: self.text(c.user),
-                group: c.group,
-                app: c.app,
-                kind: c.kind,
-                reason: c.reason,
-                action: c.action,
+                at: (self.file, c.origin.line),
+                source_ip: c.origin.source_ip,
+                device: self.text(c.origin.device),
+                user: self.text(c.origin.user),
+                group: c.origin.group,
+                app: c.origin.app,
+                kind: c.origin.kind,
+                reason: c.origin.reason,
+                action: c.origin.action,
                 examples: c.examples,
             },
         })
@@ -450,9 +450,11 @@ impl Table {
     }
 }
 
-/// What only the first detections of a (client, app) touch.
-struct Cold<'p> {
-    /// Line of the first detection (the file is the sink's).
+/// Where a detection came from and what it matched: kept for the first
+/// detection of a (client, app), carried by every pending one.
+#[derive(Clone, Copy)]
+struct Origin<'p> {
+    /// Line (the file is the sink's).
     line: u64,
     source_ip: Option<IpAddr>,
     /// Interned device and user names.
@@ -463,6 +465,12 @@ struct Cold<'p> {
     kind: DetectionKind,
     reason: &'p policy::RuleReason,
     action: policy::Action,
+}
+
+/// What only the first detections of a (client, app) touch.
+struct Cold<'p> {
+    /// The first detection.
+    origin: Origin<'p>,
     examples: Firsts,
     /// Counts beyond `u32::MAX`.
     spill: [u64; 3],
@@ -474,15 +482,7 @@ struct Pending<'p> {
     hash: u64,
     outcome: usize,
     time: Option<i64>,
-    line: u64,
-    source_ip: Option<IpAddr>,
-    device: Option<u32>,
-    user: Option<u32>,
-    group: &'p IndexedGroup,
-    app: Option<&'p IndexedApp>,
-    kind: DetectionKind,
-    reason: &'p policy::RuleReason,
-    action: policy::Action,
+    origin: Origin<'p>,
 }
 
 /// Detections are applied to the table in batches of this many, in order.
@@ -585,7 +585,7 @@ impl<'p, 'd> ScanSink<'p, 'd> {
         std::hint::black_box(acc);
         for p in self.pending.drain(..) {
             let (slot, new) = self.table.find_or_claim(&p.key, p.hash);
-            let at = (self.file, p.line);
+            let at = (self.file, p.origin.line);
             if new {
                 let mut examples = Firsts::default();
                 examples.push(at);
@@ -597,15 +597,7 @@ impl<'p, 'd> ScanSink<'p, 'd> {
                     cold: self.cold.len() as u32,
                 };
                 self.cold.push(Cold {
-                    line: p.line,
-                    source_ip: p.source_ip,
-                    device: p.device,
-                    user: p.user,
-                    group: p.group,
-                    app: p.app,
-                    kind: p.kind,
-                    reason: p.reason,
-                    action: p.action,
+                    origin: p.origin,
                     examples,
                     spill: [0; 3],
                 });
@@ -622,13 +614,13 @@ impl<'p, 'd> ScanSink<'p, 'd> {
                 hot.first = hot.first.min(t);
                 hot.last = hot.last.max(t);
             }
-            if !new && (hot.ex_last == 0 || p.line < hot.ex_last) {
-                self.examples.push((slot, hot.cold, p.line));
+            if !new && (hot.ex_last == 0 || p.origin.line < hot.ex_last) {
+                self.examples.push((slot, hot.cold, p.origin.line));
             }
         }
         let mut acc = 0u64;
         for &(_, c, _) in &self.examples {
-            acc = acc.wrapping_add(self.cold.get(c as usize).map_or(0, |c| c.line));
+            acc = acc.wrapping_add(self.cold.get(c as usize).map_or(0, |c| c.origin.line));
         }
         std::hint::black_box(acc);
         for (slot, c, line) in self.examples.drain(..) {
@@ -693,15 +685,17 @@ impl<'p> monitor::Sink for ScanSink<'p, '_> {
                 Outcome::Unknown => 2,
             },
             time: ev.timestamp.map(Timestamp::unix_nanos),
-            line: ev.original.line,
-            source_ip: ev.source_ip,
-            device,
-            user,
-            group: d.group,
-            app: d.app,
-            kind: d.kind(),
-            reason: d.reason,
-            action: d.action,
+            origin: Origin {
+                line: ev.original.line,
+                source_ip: ev.source_ip,
+                device,
+                user,
+                group: d.group,
+                app: d.app,
+                kind: d.kind(),
+                reason: d.reason,
+                action: d.action,
+            },
         });
         if self.pending.len() >= BATCH {
             self.flush();

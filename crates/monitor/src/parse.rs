@@ -371,6 +371,13 @@ pub(crate) fn is_sinkhole(data: &str) -> bool {
 mod tests {
     use super::*;
 
+    const MUL: u64 = 6_364_136_223_846_793_005;
+
+    /// One step of the generator the randomised tests use (deterministic runs).
+    fn lcg(state: u64) -> u64 {
+        state.wrapping_mul(MUL).wrapping_add(1_442_695_040_888_963_407)
+    }
+
     #[test]
     fn fast_ipv4_matches_std() {
         for s in [
@@ -391,14 +398,12 @@ mod tests {
         // and random strings over digits and dots
         let mut state = 9u64;
         for _ in 0..300_000 {
-            state = state
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
+            state = lcg(state);
             let len = (state >> 60) as usize + 5;
             let mut r = state;
             let t: String = (0..len)
                 .map(|_| {
-                    r = r.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                    r = r.wrapping_mul(MUL).wrapping_add(1);
                     b"0012345679..."[(r >> 59) as usize % 13] as char
                 })
                 .collect();
@@ -444,14 +449,12 @@ mod tests {
         // and random lines over a small alphabet, dense in separators
         let mut state = 11u64;
         for _ in 0..5000 {
-            state = state
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
+            state = lcg(state);
             let len = (state >> 57) as usize;
             let mut l = Vec::new();
             let mut r = state;
             for _ in 0..len {
-                r = r.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                r = r.wrapping_mul(MUL).wrapping_add(1);
                 l.push(b"\t\ta-,\x89"[(r >> 60) as usize % 6]);
             }
             lines.push(l);
@@ -513,14 +516,12 @@ mod tests {
         let alphabet = b"0123456789abcdefABCDEF::::.x";
         let mut state = 7u64;
         for _ in 0..200_000 {
-            state = state
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
+            state = lcg(state);
             let len = (state >> 59) as usize + 2;
             let mut t = String::new();
             let mut r = state;
             for _ in 0..len {
-                r = r.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                r = r.wrapping_mul(MUL).wrapping_add(1);
                 t.push(alphabet[(r >> 58) as usize % alphabet.len()] as char);
             }
             cases.push(t);
