@@ -21,7 +21,7 @@ use dns::upstream::{UpstreamSpec, Upstreams};
 use dns::wire::{self, BlockedAnswer};
 use hickory_proto::op::{Message, MessageType, OpCode};
 use hickory_proto::rr::{Name, RData, Record, RecordType, rdata};
-use store::{EventSink, Transport};
+use store::EventSink;
 
 const BATCH: usize = 32;
 
@@ -88,6 +88,7 @@ fn bench(c: &mut Criterion) {
         let packets: Vec<Vec<u8>> = names.iter().enumerate().map(|(i, n)| query(i as u16, n)).collect();
         let mut outs: Vec<Vec<u8>> = (0..BATCH).map(|_| Vec::with_capacity(1232)).collect();
         let mut at = 0;
+        let mut batch = resolver.batch();
         g.bench_function(set, |b| {
             b.iter(|| {
                 dns::resolver::start_batch();
@@ -95,11 +96,12 @@ fn bench(c: &mut Criterion) {
                 for out in outs.iter_mut() {
                     let p = &packets[at % packets.len()];
                     at += 7;
-                    match resolver.begin(p, client, Transport::Udp, None, out) {
+                    match resolver.begin_batched(&mut batch, p, client, out) {
                         Step::Answered { .. } => {}
                         _ => panic!("{set}: not answered in place"),
                     }
                 }
+                resolver.end_batch(&mut batch);
                 resolver.events().close_local_batch(dns::resolver::batch_latency_us());
             });
         });

@@ -177,6 +177,20 @@ pub struct Resolver {
     pub metrics: Metrics,
 }
 
+/// Counters a query adds to [`Metrics`], added up before they are.
+#[derive(Default)]
+struct Counts {
+    queries: [u64; 4],
+    cache_hits: u64,
+}
+
+/// A UDP worker's view of the resolver across batches of datagrams (see
+/// [`Resolver::begin_batched`]).
+pub struct Batch<'r> {
+    state: arc_swap::Cache<&'r ArcSwap<State>, Arc<State>>,
+    counts: Counts,
+}
+
 /// Outcome of checking an answer's CNAME targets and addresses.
 enum Inspect {
     Pass,
@@ -440,8 +454,64 @@ impl Resolver {
         client_id: Option<&str>,
         out: &mut Vec<u8>,
     ) -> Step {
+        let state = self.state.load();
+        let mut counts = Counts::default();
+        let step = self.begin_in(&state, &mut counts, packet, client, transport, client_id, out);
+        self.add_counts(&mut counts);
+        step
+    }
+
+    /// What a UDP worker keeps from one batch of datagrams to the next.
+    pub fn batch(&self) -> Batch<'_> {
+        Batch {
+            state: arc_swap::Cache::new(&self.state),
+            counts: Counts::default(),
+        }
+    }
+
+    /// [`Resolver::begin`] for a UDP datagram of a worker's batch: the
+    /// rules are re-read only when a reload has swapped them, and the query
+    /// and cache-hit counters are added up in `batch` (see
+    /// [`Resolver::end_batch`]). No atomic operation on the way to a cached
+    /// answer but the cache's lock.
+    pub fn begin_batched(&self, batch: &mut Batch<'_>, packet: &[u8], client: IpAddr, out: &mut Vec<u8>) -> Step {
+        let state = batch.state.load();
+        self.begin_in(state, &mut batch.counts, packet, client, Transport::Udp, None, out)
+    }
+
+    /// Adds the batch's counters to [`Resolver::metrics`]; a UDP worker calls
+    /// it before it sends the batch's answers, so a client that has its
+    /// answer finds its query counted.
+    pub fn end_batch(&self, batch: &mut Batch<'_>) {
+        self.add_counts(&mut batch.counts);
+    }
+
+    fn add_counts(&self, c: &mut Counts) {
+        for (t, n) in c.queries.iter_mut().enumerate() {
+            if *n > 0 {
+                self.metrics.queries[t].fetch_add(std::mem::take(n), Ordering::Relaxed);
+            }
+        }
+        if c.cache_hits > 0 {
+            self.metrics
+                .cache_hits
+                .fetch_add(std::mem::take(&mut c.cache_hits), Ordering::Relaxed);
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn begin_in(
+        &self,
+        state: &Arc<State>,
+        counts: &mut Counts,
+        packet: &[u8],
+        client: IpAddr,
+        transport: Transport,
+        client_id: Option<&str>,
+        out: &mut Vec<u8>,
+    ) -> Step {
         let started = arrival();
-        self.metrics.queries[Self::transport_index(transport)].fetch_add(1, Ordering::Relaxed);
+        counts.queries[Self::transport_index(transport)] += 1;
         let q = match wire::parse_query(packet) {
             Ok(q) => q,
             Err(u) => {
@@ -498,8 +568,6 @@ impl Resolver {
             }
         }
         let udp_limit = (transport == Transport::Udp).then(|| wire::udp_limit(&q, self.opts.edns_udp_size));
-        // a guard, not a counted Arc: queries answered here never touch the refcount
-        let state = self.state.load();
         let group = client_id
             .and_then(|id| state.matcher.group_for_client_id(id))
             .unwrap_or_else(|| state.matcher.group_for(client));
@@ -520,7 +588,7 @@ impl Resolver {
                 let rule_name = suffix(&name, usize::from(labels)).to_string();
                 let rc = out.get(3).map_or(0, |b| b & 0x0f);
                 self.emit(
-                    &state,
+                    state,
                     group,
                     client,
                     name,
@@ -543,7 +611,7 @@ impl Resolver {
         if q.qtype == rtype::ANY {
             wire::any_response(&q, 3600, out);
             self.finish_event(
-                &state,
+                state,
                 group,
                 client,
                 name,
@@ -567,13 +635,13 @@ impl Resolver {
             .cache
             .get_at(started, key, &q, state.generation, group, wanted, out)
         {
-            self.metrics.cache_hits.fetch_add(1, Ordering::Relaxed);
+            counts.cache_hits += 1;
             let mut rc = hit.rcode;
             if let Some(facts) = &hit.facts {
                 let blocked_memo = hit.memo;
                 let verdict = match blocked_memo {
                     Some(false) => Inspect::Pass,
-                    _ => self.inspect(&state, facts, group),
+                    _ => self.inspect(state, facts, group),
                 };
                 if blocked_memo.is_none() {
                     self.cache
@@ -585,7 +653,7 @@ impl Resolver {
                         wire::blocked_response(&q, answer, Self::labels_of(&name), self.opts.blocked_ttl, out);
                         let rc = out.get(3).map_or(0, |b| b & 0x0f);
                         self.emit(
-                            &state,
+                            state,
                             group,
                             client,
                             name,
@@ -622,13 +690,13 @@ impl Resolver {
                     client,
                     transport,
                     started,
-                    state: Arc::clone(&state),
+                    state: Arc::clone(state),
                     udp_limit: None,
                     refresh_only: true,
                 })
             });
             self.finish_event(
-                &state,
+                state,
                 group,
                 client,
                 name,
@@ -655,7 +723,7 @@ impl Resolver {
             client,
             transport,
             started,
-            state: arc_swap::Guard::into_inner(state),
+            state: Arc::clone(state),
             udp_limit,
             refresh_only: false,
         }))

@@ -426,6 +426,7 @@ fn to_std(a: &SockaddrStorage) -> Option<SocketAddr> {
 /// the runtime. Cuts the per-query system-call cost under load.
 fn udp_loop(sock: &Arc<StdUdpSocket>, r: &Arc<Resolver>, rt: &tokio::runtime::Handle, stop: &AtomicBool) {
     crate::resolver::mark_batching_thread();
+    let mut batch = r.batch();
     let fd = sock.as_raw_fd();
     let mut bufs = vec![[0u8; UDP_MAX_QUERY]; UDP_BATCH];
     let mut outs: Vec<Vec<u8>> = (0..UDP_BATCH).map(|_| Vec::with_capacity(1232)).collect();
@@ -461,7 +462,7 @@ fn udp_loop(sock: &Arc<StdUdpSocket>, r: &Arc<Resolver>, rt: &tokio::runtime::Ha
             };
             let packet = &bufs[i][..n];
             let out = &mut outs[i];
-            match r.begin(packet, peer.ip(), Transport::Udp, None, out) {
+            match r.begin_batched(&mut batch, packet, peer.ip(), out) {
                 Step::Answered { refresh } => {
                     if let Some(a) = addr {
                         replies.push((i, a));
@@ -487,6 +488,7 @@ fn udp_loop(sock: &Arc<StdUdpSocket>, r: &Arc<Resolver>, rt: &tokio::runtime::Ha
                 Step::Drop | Step::Transfer(_) => {}
             }
         }
+        r.end_batch(&mut batch);
         r.events().close_local_batch(crate::resolver::batch_latency_us());
         send_replies(fd, &mut shdr, &replies, &mut outs, |i| &bufs[i][..received[i].0]);
     }

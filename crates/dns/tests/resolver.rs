@@ -441,6 +441,45 @@ fn reload_under_load_loses_no_query() {
     assert_eq!(resolver.state().generation, 29);
 }
 
+/// The UDP worker keeps the rules between batches and adds its counters up
+/// per batch: a reload must still apply from the next datagram on, and the
+/// counters must be complete by the time the client has its answer.
+#[test]
+fn udp_answers_follow_a_reload_at_once_and_counters_are_complete() {
+    let h = start(BASE);
+    let resolver = h.server.as_ref().expect("server").resolver().clone();
+    let udp_queries = || resolver.metrics.queries[0].load(std::sync::atomic::Ordering::Relaxed);
+    let hits = || resolver.metrics.cache_hits.load(std::sync::atomic::Ordering::Relaxed);
+    let code = |name: &str| ask(h.addr, name, RecordType::A).metadata.response_code;
+
+    assert_eq!(code("www.tiktok.com."), ResponseCode::NXDomain);
+    assert_eq!(code("w1.example.test."), ResponseCode::NoError);
+    assert_eq!(code("w1.example.test."), ResponseCode::NoError);
+    assert_eq!(
+        (udp_queries(), hits()),
+        (3, 1),
+        "three UDP queries, the repeat from the cache"
+    );
+
+    let open = BASE.replace(r#"allow = ["ads.tiktok.com"]"#, r#"allow = ["tiktok.com"]"#);
+    let plan = |text: &str| {
+        policy::Policy::parse(text, "t", None, h._overlay.as_deref())
+            .expect("policy")
+            .plan(day())
+    };
+    resolver.reload(build_state(&plan(&open), &[], 2));
+    let m = ask(h.addr, "www.tiktok.com.", RecordType::A);
+    assert_eq!(
+        a_records(&m),
+        ["192.0.2.1"],
+        "allowed from the first query after the reload"
+    );
+    resolver.reload(build_state(&plan(BASE), &[], 3));
+    assert_eq!(code("www.tiktok.com."), ResponseCode::NXDomain, "blocked again");
+    assert_eq!(code("w1.example.test."), ResponseCode::NoError);
+    assert_eq!((udp_queries(), hits()), (6, 2));
+}
+
 #[test]
 fn dig_sees_blocks_and_answers_over_udp_and_tcp() {
     if !require_tool("dig") {
