@@ -14,6 +14,10 @@
 //! It runs on the resolver's tokio runtime; everything that reads files,
 //! renders or scans runs on the blocking pool. No handler unwraps: every
 //! failure is a status code and a JSON `{"error": …}`.
+//!
+//! With a token (`--api-token-file`), every request must carry
+//! `Authorization: Bearer TOKEN`; others get 401 and are logged with their
+//! peer address.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -22,8 +26,9 @@ use std::sync::{Arc, Mutex};
 use anyhow::{Context as _, Result};
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{DefaultBodyLimit, Path as UrlPath, Query, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Path as UrlPath, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use catalog::Day;
@@ -44,6 +49,8 @@ struct Api {
     live: Arc<Live>,
     scans: Option<Arc<Mutex<ScanStore>>>,
     scan_slots: tokio::sync::Semaphore,
+    /// SHA-256 of the bearer token; `None`: no authentication.
+    token: Option<[u8; 32]>,
 }
 
 type Shared = Arc<Api>;
@@ -54,13 +61,22 @@ pub(crate) fn spawn(
     addr: SocketAddr,
     live: Arc<Live>,
     data_dir: &Path,
+    token: Option<String>,
 ) -> Result<SocketAddr> {
     let listener = rt
         .block_on(tokio::net::TcpListener::bind(addr))
         .with_context(|| format!("HTTP API: binding {addr} (give another with --api ADDR:PORT, or --api off)"))?;
     let bound = listener.local_addr().context("HTTP API: local address")?;
-    if !bound.ip().is_loopback() {
-        tracing::warn!(api = %bound, "the HTTP API has no authentication; expose it only to trusted networks");
+    match (&token, bound.ip().is_loopback()) {
+        (None, false) => tracing::warn!(
+            api = %bound,
+            "the HTTP API has no authentication (set --api-token-file); expose it only to trusted networks"
+        ),
+        (Some(_), false) => tracing::info!(
+            api = %bound,
+            "the HTTP API needs its token; it is plain HTTP, so keep it on a trusted network or behind a TLS proxy"
+        ),
+        _ => {}
     }
     let scans = match ScanStore::open(data_dir) {
         Ok(s) => Some(Arc::new(Mutex::new(s))),
@@ -73,8 +89,10 @@ pub(crate) fn spawn(
         live,
         scans,
         scan_slots: tokio::sync::Semaphore::new(MAX_CONCURRENT_SCANS),
+        token: token.map(|t| Sha256::digest(t.as_bytes()).into()),
     }));
     rt.spawn(async move {
+        let app = app.into_make_service_with_connect_info::<SocketAddr>();
         if let Err(e) = axum::serve(listener, app).await {
             tracing::error!(error = %e, "HTTP API stopped");
         }
@@ -83,6 +101,7 @@ pub(crate) fn spawn(
 }
 
 fn router(api: Shared) -> Router {
+    let auth = middleware::from_fn_with_state(api.clone(), authorize);
     Router::new()
         .route("/", get(index))
         .route("/metrics", get(metrics))
@@ -94,7 +113,47 @@ fn router(api: Shared) -> Router {
         .route("/api/scans", get(scan_list))
         .route("/api/scans/{sha256}", get(scan_get))
         .fallback(not_found)
+        .layer(auth)
         .with_state(api)
+}
+
+/// Lets a request through when no token is set or it carries the token
+/// (`Authorization: Bearer TOKEN`); otherwise 401. The token is compared by
+/// its SHA-256, so the time taken says nothing about how much of it matched.
+async fn authorize(State(api): State<Shared>, request: Request, next: Next) -> Response {
+    let Some(want) = &api.token else {
+        return next.run(request).await;
+    };
+    let given = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, t)| Sha256::digest(t.trim().as_bytes()));
+    if given.is_some_and(|g| g.as_slice() == want.as_slice()) {
+        return next.run(request).await;
+    }
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.to_string())
+        .unwrap_or_default();
+    let why = if given.is_some() {
+        "wrong token"
+    } else {
+        "no bearer token"
+    };
+    tracing::warn!(peer = %peer, path = %request.uri().path(), why, "HTTP API: request refused");
+    let mut r = error(
+        StatusCode::UNAUTHORIZED,
+        "this API needs `Authorization: Bearer TOKEN` (the token in --api-token-file)",
+    );
+    r.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Bearer realm=\"appwarden\""),
+    );
+    r
 }
 
 /// A JSON error response.

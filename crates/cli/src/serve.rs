@@ -42,6 +42,10 @@ pub struct ServeArgs {
     /// default: `[dns] api_listen`, else 127.0.0.1:8053.
     #[arg(long, value_name = "ADDR:PORT|off")]
     pub api: Option<String>,
+    /// File holding the HTTP API's bearer token (at least 16 characters); with it every
+    /// request needs `Authorization: Bearer TOKEN`. Default: `[dns] api_token_file`, else none.
+    #[arg(long, value_name = "FILE")]
+    pub api_token_file: Option<PathBuf>,
     /// Log level: error, warn, info, debug, trace.
     #[arg(long, default_value = "info")]
     pub log_level: tracing::Level,
@@ -53,6 +57,8 @@ struct Loaded {
     base: Option<PathBuf>,
     /// `[dns] api_listen` (read here: the dns crate's config does not know it).
     api_listen: Option<String>,
+    /// `[dns] api_token_file`, relative to the policy file's directory.
+    api_token_file: Option<PathBuf>,
 }
 
 /// Where the HTTP API listens by default.
@@ -67,9 +73,26 @@ fn load(args: &ServeArgs) -> Result<Loaded> {
         None => (Policy::builtin(None).map_err(crate::policy_error)?, None),
     };
     let mut api_listen = None;
+    let mut api_token_file = None;
     let mut dns: DnsConfig = match &policy.file.dns {
         Some(table) => {
             let mut table = table.clone();
+            if let Some(v) = table.remove("api_token_file") {
+                match v {
+                    toml::Value::String(s) => {
+                        let p = PathBuf::from(s);
+                        api_token_file = Some(match &base {
+                            Some(dir) if p.is_relative() => dir.join(p),
+                            _ => p,
+                        });
+                    }
+                    other => bail!(
+                        "{}: [dns]: api_token_file: expected a file name, found {}",
+                        policy.name,
+                        other.type_str()
+                    ),
+                }
+            }
             if let Some(v) = table.remove("api_listen") {
                 match v {
                     toml::Value::String(s) => api_listen = Some(s),
@@ -101,7 +124,30 @@ fn load(args: &ServeArgs) -> Result<Loaded> {
         dns,
         base,
         api_listen,
+        api_token_file,
     })
+}
+
+/// The shortest API token accepted (`openssl rand -hex 32` makes 64 characters).
+const MIN_API_TOKEN: usize = 16;
+
+/// The HTTP API's token: `--api-token-file`, else `[dns] api_token_file`; `None` = no authentication.
+fn api_token(args: &ServeArgs, loaded: &Loaded) -> Result<Option<String>> {
+    let Some(path) = args.api_token_file.as_ref().or(loaded.api_token_file.as_ref()) else {
+        return Ok(None);
+    };
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("--api-token-file / [dns] api_token_file: reading {}", path.display()))?;
+    let token = text.trim();
+    if token.chars().count() < MIN_API_TOKEN || token.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        bail!(
+            "{}: the API token must be one line of at least {MIN_API_TOKEN} characters without spaces \
+             (for example `openssl rand -hex 32 > {}`)",
+            path.display(),
+            path.display()
+        );
+    }
+    Ok(Some(token.to_string()))
 }
 
 /// The HTTP API address: `--api`, else `[dns] api_listen`, else the default; `None` = off.
@@ -286,9 +332,13 @@ pub fn run(args: &ServeArgs) -> Result<()> {
     let t0 = std::time::Instant::now();
     let loaded = load(args)?;
     let listen = listen_addrs(&loaded.dns)?;
+    // bound before the lists are read: a busy port fails at once, and queries sent while the
+    // rules load are answered when they are ready instead of refused
+    let listeners = dns::server::Listeners::bind(&listen)?;
     let specs = upstreams(&loaded.dns, &listen)?;
     let blocked = loaded.dns.blocked().map_err(anyhow::Error::msg)?;
     let api = api_addr(args, &loaded)?;
+    let token = if api.is_some() { api_token(args, &loaded)? } else { None };
     let plan = loaded.policy.plan(Day::today_utc());
     let t_policy = t0.elapsed();
     let lists = load_lists(&loaded.dns.lists, loaded.base.as_deref(), Some(&args.data_dir));
@@ -335,8 +385,9 @@ pub fn run(args: &ServeArgs) -> Result<()> {
             rate_limit_qps: loaded.dns.rate_limit_qps,
         },
     ));
-    let server = Server::start(
+    let server = Server::start_on(
         resolver.clone(),
+        listeners,
         &ServeOptions {
             listen: listen.clone(),
             udp_workers: loaded.dns.udp_workers,
@@ -396,7 +447,7 @@ pub fn run(args: &ServeArgs) -> Result<()> {
     );
     let _ = live.lists.set(refresh);
     if let Some(addr) = api {
-        let bound = crate::api::spawn(server.runtime(), addr, live.clone(), &args.data_dir)?;
+        let bound = crate::api::spawn(server.runtime(), addr, live.clone(), &args.data_dir, token)?;
         tracing::info!(api = %bound, "HTTP API listening (metrics, reload, exports, scans)");
     }
     let l = live.clone();

@@ -54,7 +54,12 @@ fn addr_after(line: &str, key: &str) -> Option<SocketAddr> {
 }
 
 fn start() -> Server {
-    let data = std::env::temp_dir().join(format!("appwarden-api-test-{}", std::process::id()));
+    start_with("plain", &[])
+}
+
+/// Starts `appwarden dns` with `extra` arguments; `tag` names its data directory.
+fn start_with(tag: &str, extra: &[&std::ffi::OsStr]) -> Server {
+    let data = std::env::temp_dir().join(format!("appwarden-api-test-{}-{tag}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data);
     let mut child = Command::new(env!("CARGO_BIN_EXE_appwarden"))
         .args([
@@ -66,6 +71,7 @@ fn start() -> Server {
             "--api",
             "127.0.0.1:0",
         ])
+        .args(extra)
         .arg("--data-dir")
         .arg(&data)
         .env("NO_COLOR", "1")
@@ -365,4 +371,123 @@ fn http_api_end_to_end() {
     // still serving DNS after all that
     assert_eq!(dns_query(&s, "www.tiktok.com"), 3);
     assert_eq!(req(&s, "GET", "/no/such/endpoint", &[], b"").status, 404);
+}
+
+const TOKEN: &str = "0123456789abcdef0123456789abcdef";
+
+#[test]
+fn a_token_guards_every_endpoint() {
+    let dir = std::env::temp_dir().join(format!("appwarden-api-token-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("token");
+    std::fs::write(&file, format!("{TOKEN}\n")).unwrap();
+    let s = start_with("token", &["--api-token-file".as_ref(), file.as_os_str()]);
+    let bearer = format!("Bearer {TOKEN}");
+    let good = [("Authorization", bearer.as_str())];
+
+    for (method, path) in [
+        ("GET", "/metrics"),
+        ("POST", "/api/reload"),
+        ("GET", "/export"),
+        ("GET", "/export/unbound"),
+        ("GET", "/api/scans"),
+        ("POST", "/api/scan?name=x.apk"),
+        ("GET", "/"),
+        ("GET", "/no/such/endpoint"),
+    ] {
+        let r = req(&s, method, path, &[], b"");
+        assert_eq!(r.status, 401, "{method} {path} without a token: {}", r.text());
+        assert_eq!(r.header("www-authenticate"), Some("Bearer realm=\"appwarden\""));
+        assert!(r.json()["error"].as_str().unwrap().contains("Bearer"), "{}", r.text());
+    }
+    let wrong = format!("Bearer {}", TOKEN.replace('0', "1"));
+    let basic = format!("Basic {TOKEN}");
+    for h in [wrong.as_str(), basic.as_str(), TOKEN, "Bearer", "Bearer "] {
+        let r = req(&s, "POST", "/api/reload", &[("Authorization", h)], b"");
+        assert_eq!(r.status, 401, "Authorization: {h}");
+    }
+    // nothing refused took effect: still the first rules
+    let m = req(&s, "GET", "/metrics", &good, b"");
+    assert_eq!(m.status, 200);
+    assert_eq!(sample(&m.text(), "appwarden_rules_generation "), Some(1.0));
+
+    // with the token everything works as before, the scheme in any case
+    let r = req(
+        &s,
+        "POST",
+        "/api/reload",
+        &[("authorization", &format!("bearer {TOKEN}"))],
+        b"",
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["generation"], 2);
+    assert_eq!(req(&s, "GET", "/export/unbound", &good, b"").status, 200);
+    assert_eq!(req(&s, "GET", "/no/such/endpoint", &good, b"").status, 404);
+    // DNS itself needs no token
+    assert_eq!(dns_query(&s, "www.tiktok.com"), 3);
+
+    // refusals are logged with the peer
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut logged = false;
+    while !logged && Instant::now() < deadline {
+        match s.log.recv_timeout(Duration::from_millis(200)) {
+            Ok(line) => logged = line.contains("request refused") && line.contains("127.0.0.1"),
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(e) => panic!("log ended: {e}"),
+        }
+    }
+    assert!(logged, "no log line for the refused requests");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_token_file_comes_from_the_policy_and_a_weak_token_is_refused() {
+    let dir = std::env::temp_dir().join(format!("appwarden-api-policy-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let policy = dir.join("appwarden.toml");
+    std::fs::write(
+        &policy,
+        "version = 1\n[organisation]\nname = \"T\"\nprofile = \"retail\"\njurisdiction = \"US\"\n\
+         [dns]\napi_token_file = \"secret/token\"\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(dir.join("secret")).unwrap();
+    // relative to the policy file, not to the working directory
+    std::fs::write(dir.join("secret/token"), TOKEN).unwrap();
+    {
+        let s = start_with("policy-token", &["--config".as_ref(), policy.as_os_str()]);
+        assert_eq!(req(&s, "GET", "/metrics", &[], b"").status, 401);
+        let bearer = format!("Bearer {TOKEN}");
+        assert_eq!(
+            req(&s, "GET", "/metrics", &[("Authorization", &bearer)], b"").status,
+            200
+        );
+    }
+    for (content, why) in [
+        ("short", "at least 16"),
+        ("two words 0123456789abcdef", "without spaces"),
+    ] {
+        std::fs::write(dir.join("secret/token"), content).unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_appwarden"))
+            .args([
+                "dns",
+                "--listen",
+                "127.0.0.1:0",
+                "--upstream",
+                "127.0.0.1:9",
+                "--api",
+                "127.0.0.1:0",
+            ])
+            .arg("--config")
+            .arg(&policy)
+            .arg("--data-dir")
+            .arg(dir.join("data"))
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("run appwarden dns");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "started with the token {content:?}");
+        assert!(err.contains(why) && err.contains("secret/token"), "{err}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }

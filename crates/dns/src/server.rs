@@ -263,9 +263,57 @@ where
     });
 }
 
+/// Backlog of the plain-DNS TCP listeners.
+const TCP_BACKLOG: i32 = 1024;
+
+/// The plain-DNS sockets: UDP and TCP on each `listen` address (TCP on the
+/// port UDP got). Bound before the rules are loaded
+/// ([`Server::start_on`]): a busy or wrong address fails at once instead of
+/// after the lists are read, and a query that arrives while they load waits
+/// in its socket and is answered as soon as serving starts, rather than
+/// refused.
+pub struct Listeners {
+    pairs: Vec<(StdUdpSocket, std::net::TcpListener)>,
+    addrs: Vec<SocketAddr>,
+}
+
+impl Listeners {
+    /// Binds UDP and TCP on every address.
+    pub fn bind(listen: &[SocketAddr]) -> Result<Listeners, ServerError> {
+        let mut pairs = Vec::new();
+        let mut addrs = Vec::new();
+        for &addr in listen {
+            let sock = StdUdpSocket::bind(addr).map_err(|source| ServerError::Bind { addr, source })?;
+            let bound = sock.local_addr().map_err(|source| ServerError::Bind { addr, source })?;
+            let tcp = std::net::TcpListener::bind(bound)
+                .and_then(|l| {
+                    rustix::net::listen(&l, TCP_BACKLOG)?;
+                    l.set_nonblocking(true)?;
+                    Ok(l)
+                })
+                .map_err(|source| ServerError::Bind { addr: bound, source })?;
+            pairs.push((sock, tcp));
+            addrs.push(bound);
+        }
+        Ok(Listeners { pairs, addrs })
+    }
+
+    /// The bound addresses, in the order given.
+    pub fn addrs(&self) -> &[SocketAddr] {
+        &self.addrs
+    }
+}
+
 impl Server {
     /// Binds every listener and starts serving.
     pub fn start(resolver: Arc<Resolver>, opts: &ServeOptions) -> Result<Server, ServerError> {
+        let listeners = Listeners::bind(&opts.listen)?;
+        Server::start_on(resolver, listeners, opts)
+    }
+
+    /// Starts serving on plain-DNS sockets bound earlier (`opts.listen` is
+    /// not used) and binds the DoT and DoH listeners.
+    pub fn start_on(resolver: Arc<Resolver>, listeners: Listeners, opts: &ServeOptions) -> Result<Server, ServerError> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(opts.async_workers.max(1))
             .thread_name("appwarden-dns")
@@ -277,16 +325,14 @@ impl Server {
         let mut addrs = Vec::new();
         let conns = Arc::new(Semaphore::new(opts.tcp_max_connections.max(1)));
         let idle = opts.tcp_idle;
-        for &addr in &opts.listen {
-            let sock = StdUdpSocket::bind(addr).map_err(|source| ServerError::Bind { addr, source })?;
-            let bound = sock.local_addr().map_err(|source| ServerError::Bind { addr, source })?;
-            // TCP on the same port as the UDP socket actually got (port 0 in tests)
-            let tcp = runtime
-                .block_on(TcpListener::bind(bound))
-                .map_err(|source| ServerError::Bind { addr: bound, source })?;
+        for ((sock, tcp), bound) in listeners.pairs.into_iter().zip(listeners.addrs) {
+            let tcp = {
+                let _rt = runtime.enter();
+                TcpListener::from_std(tcp).map_err(|source| ServerError::Bind { addr: bound, source })?
+            };
             addrs.push(bound);
             sock.set_read_timeout(Some(Duration::from_millis(200)))
-                .map_err(|source| ServerError::Bind { addr, source })?;
+                .map_err(|source| ServerError::Bind { addr: bound, source })?;
             dont_fragment(&sock, bound);
             let sock = Arc::new(sock);
             for i in 0..opts.udp_workers.max(1) {

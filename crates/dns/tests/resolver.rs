@@ -5,6 +5,7 @@
 
 mod support;
 
+use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
 use std::sync::mpsc::Receiver;
@@ -478,6 +479,80 @@ fn udp_answers_follow_a_reload_at_once_and_counters_are_complete() {
     assert_eq!(code("www.tiktok.com."), ResponseCode::NXDomain, "blocked again");
     assert_eq!(code("w1.example.test."), ResponseCode::NoError);
     assert_eq!((udp_queries(), hits()), (6, 2));
+}
+
+/// Sockets bound before the rules are loaded hold the queries that arrive
+/// meanwhile; serving answers them (UDP and TCP), none is refused.
+#[test]
+fn queries_sent_while_the_rules_load_are_answered_when_serving_starts() {
+    let upstream = Upstream::start();
+    let listeners = dns::server::Listeners::bind(&["127.0.0.1:0".parse().expect("addr")]).expect("bind");
+    let addr = listeners.addrs()[0];
+    let early = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    early.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    early
+        .send_to(&query("www.tiktok.com.", RecordType::A, true), addr)
+        .expect("send");
+    let mut tcp = std::net::TcpStream::connect(addr).expect("TCP connect before serving");
+    let q = query("early.example.test.", RecordType::A, true);
+    tcp.write_all(&[&(q.len() as u16).to_be_bytes()[..], &q].concat())
+        .expect("write");
+    // "loading": nothing answers yet
+    early
+        .set_read_timeout(Some(Duration::from_millis(300)))
+        .expect("timeout");
+    let mut buf = [0u8; 4096];
+    assert!(early.recv_from(&mut buf).is_err(), "answered before serving started");
+
+    // BASE without its override of the test overlay's app
+    let text = BASE.split("[[override]]").next().expect("text");
+    let policy = policy::Policy::parse(text, "t", None, None).expect("policy");
+    let (sink, _events) = EventSink::channel(1000);
+    let resolver = Arc::new(Resolver::new(
+        build_state(&policy.plan(day()), &[], 1),
+        Cache::new(CacheConfig::default()),
+        Upstreams::new(
+            vec![UpstreamSpec::Plain(upstream.addr)],
+            Duration::from_millis(400),
+            Duration::from_millis(900),
+        ),
+        sink,
+        ResolverOptions {
+            blocked: BlockedAnswer::Nxdomain,
+            blocked_ttl: 60,
+            edns_udp_size: 1232,
+            rate_limit_qps: 0,
+        },
+    ));
+    let opts = ServeOptions {
+        listen: Vec::new(),
+        udp_workers: 1,
+        async_workers: 1,
+        tcp_idle: Duration::from_secs(2),
+        tcp_max_connections: 64,
+        encrypted: None,
+    };
+    let server = Server::start_on(resolver, listeners, &opts).expect("serve");
+    assert_eq!(server.addrs, [addr]);
+    early.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    let (n, _) = early.recv_from(&mut buf).expect("the early UDP query is answered");
+    let m = Message::from_vec(&buf[..n]).expect("parse");
+    assert_eq!(m.metadata.response_code, ResponseCode::NXDomain);
+    tcp.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    let mut len = [0u8; 2];
+    tcp.read_exact(&mut len).expect("the early TCP query is answered");
+    let mut body = vec![0u8; usize::from(u16::from_be_bytes(len))];
+    tcp.read_exact(&mut body).expect("body");
+    assert_eq!(a_records(&Message::from_vec(&body).expect("parse")), ["192.0.2.1"]);
+    server.stop();
+
+    // a busy address is an error naming it, at bind time
+    let held = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    let busy = held.local_addr().expect("addr");
+    match dns::server::Listeners::bind(&[busy]) {
+        Err(e) => assert!(e.to_string().contains(&busy.to_string()), "{e}"),
+        Ok(_) => panic!("bound a busy address"),
+    }
 }
 
 #[test]
