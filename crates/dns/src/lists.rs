@@ -21,12 +21,12 @@ pub enum ListFormat {
 }
 
 /// What one line of a list says.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ListRule {
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ListRule<'a> {
     /// Block the name and its subdomains.
-    Block(String),
+    Block(&'a str),
     /// Allow the name and its subdomains (adblock `@@`).
-    Allow(String),
+    Allow(&'a str),
 }
 
 /// A line that could not be used.
@@ -41,14 +41,63 @@ pub struct ListError {
 /// The result of reading a list.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ParsedList {
-    /// Rules in file order.
-    pub rules: Vec<ListRule>,
+    /// The rules' names back to back: one allocation for a whole list, not
+    /// one per name (see [`ParsedList::rules`]).
+    names: String,
+    /// Per rule in file order: where its name ends in `names`, and whether it allows.
+    ends: Vec<(u32, bool)>,
     /// Lines skipped as unusable (the first 100 kept; `skipped` counts all).
     pub errors: Vec<ListError>,
     /// Number of unusable lines.
     pub skipped: usize,
     /// The format used.
     pub format: Option<ListFormat>,
+}
+
+impl ParsedList {
+    /// The rules, in file order.
+    pub fn rules(&self) -> impl ExactSizeIterator<Item = ListRule<'_>> + '_ {
+        let mut start = 0;
+        self.ends.iter().map(move |&(end, allow)| {
+            let name = self.names.get(start..end as usize).unwrap_or("");
+            start = end as usize;
+            if allow {
+                ListRule::Allow(name)
+            } else {
+                ListRule::Block(name)
+            }
+        })
+    }
+
+    /// A list that could not be read at all: no rule, one error at line 0.
+    pub fn unreadable(message: String) -> ParsedList {
+        ParsedList {
+            skipped: 1,
+            errors: vec![ListError { line: 0, message }],
+            ..ParsedList::default()
+        }
+    }
+
+    /// Number of rules.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Whether it holds no rule.
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// Adds a rule. A list beyond 4 GiB of names (far past any `list_max_mib`)
+    /// is cut there, counted as skipped.
+    fn push(&mut self, name: &str, allow: bool) {
+        let Ok(end) = u32::try_from(self.names.len() + name.len()) else {
+            self.skipped += 1;
+            return;
+        };
+        self.names.push_str(name);
+        self.ends.push((end, allow));
+    }
 }
 
 const HOSTS_SINKS: &[&str] = &["0.0.0.0", "127.0.0.1", "::", "::1", "0:0:0:0:0:0:0:0"];
@@ -94,17 +143,6 @@ pub fn parse(reader: impl BufRead, format: ListFormat) -> ParsedList {
     parse_with(reader, format, true)
 }
 
-/// Whether a domain-list line is a bare lowercase name: nothing to strip,
-/// no comment, no case to fold, no trailing dot. Such a line needs only the
-/// name check (the general path's trims and splits leave it as it is).
-fn is_bare_name(line: &[u8]) -> bool {
-    !line.is_empty()
-        && line.last() != Some(&b'.')
-        && line
-            .iter()
-            .all(|&b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.' || b == b'_')
-}
-
 fn parse_with(reader: impl BufRead, format: ListFormat, fast: bool) -> ParsedList {
     let mut out = ParsedList::default();
     let mut fmt = if format == ListFormat::Auto { None } else { Some(format) };
@@ -136,11 +174,10 @@ fn parse_with(reader: impl BufRead, format: ListFormat, fast: bool) -> ParsedLis
         // message) takes the general path
         if fast
             && fmt == Some(ListFormat::Domains)
-            && is_bare_name(&bytes)
+            && catalog::domain::is_valid_domain(&bytes)
             && let Ok(text) = std::str::from_utf8(&bytes)
-            && check_domain(text).is_ok()
         {
-            out.rules.push(ListRule::Block(text.to_owned()));
+            out.push(text, false);
             continue;
         }
         let Ok(text) = std::str::from_utf8(&bytes) else {
@@ -181,7 +218,7 @@ fn parse_with(reader: impl BufRead, format: ListFormat, fast: bool) -> ParsedLis
                         continue;
                     }
                     match normalise(name) {
-                        Ok(d) => out.rules.push(ListRule::Block(d)),
+                        Ok(d) => out.push(&d, false),
                         Err(m) => err(&mut out, n, format!("`{name}`: {m}")),
                     }
                 }
@@ -192,7 +229,7 @@ fn parse_with(reader: impl BufRead, format: ListFormat, fast: bool) -> ParsedLis
                     continue;
                 }
                 match normalise(content) {
-                    Ok(d) => out.rules.push(ListRule::Block(d)),
+                    Ok(d) => out.push(&d, false),
                     Err(m) => err(&mut out, n, format!("`{content}`: {m}")),
                 }
             }
@@ -232,9 +269,7 @@ fn parse_with(reader: impl BufRead, format: ListFormat, fast: bool) -> ParsedLis
                     continue;
                 }
                 match normalise(name) {
-                    Ok(d) => out
-                        .rules
-                        .push(if allow { ListRule::Allow(d) } else { ListRule::Block(d) }),
+                    Ok(d) => out.push(&d, allow),
                     Err(m) => err(&mut out, n, format!("`{name}`: {m}")),
                 }
             }
@@ -280,11 +315,8 @@ mod tests {
         let p = parse(hosts.as_bytes(), ListFormat::Auto);
         assert_eq!(p.format, Some(ListFormat::Hosts));
         assert_eq!(
-            p.rules,
-            vec![
-                ListRule::Block("tiktok.com".into()),
-                ListRule::Block("www.tiktok.com".into())
-            ]
+            p.rules().collect::<Vec<_>>(),
+            [ListRule::Block("tiktok.com"), ListRule::Block("www.tiktok.com")]
         );
         assert_eq!(p.skipped, 2);
         assert_eq!(p.errors[0].line, 4);
@@ -292,20 +324,21 @@ mod tests {
 
         let plain = "TikTok.com.\n\nsnssdk.com\n*.byteoversea.com\nnot a domain\n";
         let p = parse(plain.as_bytes(), ListFormat::Auto);
-        assert_eq!(p.rules.len(), 3);
-        assert_eq!(p.rules[0], ListRule::Block("tiktok.com".into()));
-        assert_eq!(p.rules[2], ListRule::Block("byteoversea.com".into()));
+        assert_eq!(p.len(), 3);
+        let rules: Vec<_> = p.rules().collect();
+        assert_eq!(rules[0], ListRule::Block("tiktok.com"));
+        assert_eq!(rules[2], ListRule::Block("byteoversea.com"));
         assert_eq!(p.errors[0].line, 5);
 
         let adb = "! Title: test\n[Adblock Plus 2.0]\n||tiktok.com^\n@@||ads.tiktok.com^\n||x.com^$client=1.2.3.4\n/regex/\n||a.b^|\n";
         let p = parse(adb.as_bytes(), ListFormat::Auto);
         assert_eq!(p.format, Some(ListFormat::Adblock));
         assert_eq!(
-            p.rules,
-            vec![
-                ListRule::Block("tiktok.com".into()),
-                ListRule::Allow("ads.tiktok.com".into()),
-                ListRule::Block("a.b".into())
+            p.rules().collect::<Vec<_>>(),
+            [
+                ListRule::Block("tiktok.com"),
+                ListRule::Allow("ads.tiktok.com"),
+                ListRule::Block("a.b")
             ]
         );
         assert_eq!(p.skipped, 2);

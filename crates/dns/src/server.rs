@@ -86,11 +86,7 @@ pub fn load_lists(cfgs: &[ListConfig], base: Option<&Path>, data_dir: Option<&Pa
 
 fn unloaded(cfg: &ListConfig, message: String) -> ParsedList {
     tracing::error!(list = %cfg.display_name(), error = %message, "list not loaded");
-    ParsedList {
-        skipped: 1,
-        errors: vec![crate::lists::ListError { line: 0, message }],
-        ..ParsedList::default()
-    }
+    ParsedList::unreadable(message)
 }
 
 /// Compiles a plan and lists into resolver rules.
@@ -103,11 +99,11 @@ pub fn build_state(plan: &EnforcementPlan, lists: &[LoadedList], generation: u64
             source: RuleSource::List(name),
             answer: None,
         };
-        let (mut blocks, mut allows) = (Vec::new(), Vec::new());
-        for r in &l.parsed.rules {
+        let (mut blocks, mut allows) = (Vec::with_capacity(l.parsed.len()), Vec::new());
+        for r in l.parsed.rules() {
             match r {
-                ListRule::Block(d) => blocks.push(d.as_str()),
-                ListRule::Allow(d) => allows.push(d.as_str()),
+                ListRule::Block(d) => blocks.push(d),
+                ListRule::Allow(d) => allows.push(d),
             }
         }
         match l.cfg.action {
