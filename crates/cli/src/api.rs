@@ -49,8 +49,6 @@ struct Api {
     live: Arc<Live>,
     scans: Option<Arc<Mutex<ScanStore>>>,
     scan_slots: tokio::sync::Semaphore,
-    /// SHA-256 of the bearer token; `None`: no authentication.
-    token: Option<[u8; 32]>,
 }
 
 type Shared = Arc<Api>;
@@ -61,18 +59,17 @@ pub(crate) fn spawn(
     addr: SocketAddr,
     live: Arc<Live>,
     data_dir: &Path,
-    token: Option<String>,
 ) -> Result<SocketAddr> {
     let listener = rt
         .block_on(tokio::net::TcpListener::bind(addr))
         .with_context(|| format!("HTTP API: binding {addr} (give another with --api ADDR:PORT, or --api off)"))?;
     let bound = listener.local_addr().context("HTTP API: local address")?;
-    match (&token, bound.ip().is_loopback()) {
-        (None, false) => tracing::warn!(
+    match (live.api_token.load().is_some(), bound.ip().is_loopback()) {
+        (false, false) => tracing::warn!(
             api = %bound,
             "the HTTP API has no authentication (set --api-token-file); expose it only to trusted networks"
         ),
-        (Some(_), false) => tracing::info!(
+        (true, false) => tracing::info!(
             api = %bound,
             "the HTTP API needs its token; it is plain HTTP, so keep it on a trusted network or behind a TLS proxy"
         ),
@@ -89,7 +86,6 @@ pub(crate) fn spawn(
         live,
         scans,
         scan_slots: tokio::sync::Semaphore::new(MAX_CONCURRENT_SCANS),
-        token: token.map(|t| Sha256::digest(t.as_bytes()).into()),
     }));
     rt.spawn(async move {
         let app = app.into_make_service_with_connect_info::<SocketAddr>();
@@ -118,10 +114,12 @@ fn router(api: Shared) -> Router {
 }
 
 /// Lets a request through when no token is set or it carries the token
-/// (`Authorization: Bearer TOKEN`); otherwise 401. The token is compared by
-/// its SHA-256, so the time taken says nothing about how much of it matched.
+/// (`Authorization: Bearer TOKEN`); otherwise 401. The token in force is the
+/// one the last successful reload read. It is compared by its SHA-256, so
+/// the time taken says nothing about how much of it matched.
 async fn authorize(State(api): State<Shared>, request: Request, next: Next) -> Response {
-    let Some(want) = &api.token else {
+    let want = api.live.api_token.load_full();
+    let Some(want) = want.as_deref() else {
         return next.run(request).await;
     };
     let given = request
@@ -130,8 +128,8 @@ async fn authorize(State(api): State<Shared>, request: Request, next: Next) -> R
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split_once(' '))
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, t)| Sha256::digest(t.trim().as_bytes()));
-    if given.is_some_and(|g| g.as_slice() == want.as_slice()) {
+        .map(|(_, t)| crate::serve::token_digest(t.trim()));
+    if given.is_some_and(|g| g == *want) {
         return next.run(request).await;
     }
     let peer = request

@@ -185,6 +185,16 @@ pub(crate) struct Live {
     tls_cert: Option<Arc<dns::tls::CertStore>>,
     /// The URL lists' downloads, told about every reloaded configuration.
     lists: std::sync::OnceLock<dns::list_fetch::ListRefresh>,
+    /// Whether the HTTP API runs (its token is read only then).
+    api_on: bool,
+    /// SHA-256 of the HTTP API's bearer token, re-read on every reload; `None`: no token.
+    pub(crate) api_token: arc_swap::ArcSwapOption<[u8; 32]>,
+}
+
+/// The SHA-256 the API compares a presented token by.
+pub(crate) fn token_digest(token: &str) -> [u8; 32] {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(token.as_bytes()).into()
 }
 
 /// What a successful reload loaded.
@@ -219,7 +229,7 @@ impl Live {
             .map_err(|_| anyhow!("an earlier reload panicked"))?;
         let t0 = Instant::now();
         let generation = self.generation.load(Ordering::SeqCst) + 1;
-        let (state, plan, policy, transfer, dns_cfg) = reload(&self.args, generation)?;
+        let (state, plan, policy, transfer, dns_cfg, token) = reload(&self.args, generation, self.api_on)?;
         if let Some(lists) = self.lists.get() {
             lists.update(&dns_cfg);
         }
@@ -236,6 +246,16 @@ impl Live {
         let name = policy.name.clone();
         self.policy.store(Arc::new(policy));
         self.generation.store(generation, Ordering::SeqCst);
+        let token = token.map(|t| Arc::new(token_digest(&t)));
+        let before = self.api_token.load().is_some();
+        match (before, token.is_some()) {
+            (true, false) => tracing::warn!("HTTP API token removed by the reload: the API now answers without one"),
+            _ if token.as_deref() != self.api_token.load().as_deref() => {
+                tracing::info!(token = token.is_some(), "HTTP API token changed")
+            }
+            _ => {}
+        }
+        self.api_token.store(token);
         if let Some(Err(e)) = self.tls_cert.as_ref().map(|c| c.reload()) {
             tracing::error!(error = %e, "TLS certificate not reloaded; keeping the one in use");
         }
@@ -432,6 +452,8 @@ pub fn run(args: &ServeArgs) -> Result<()> {
         monitor: Mutex::new(follower),
         tls_cert: server.cert().cloned(),
         lists: std::sync::OnceLock::new(),
+        api_on: api.is_some(),
+        api_token: arc_swap::ArcSwapOption::new(token.as_deref().map(|t| Arc::new(token_digest(t)))),
     });
     // the downloads hold only a weak reference: a reload they trigger needs `live`, which holds them
     let l = Arc::downgrade(&live);
@@ -447,7 +469,7 @@ pub fn run(args: &ServeArgs) -> Result<()> {
     );
     let _ = live.lists.set(refresh);
     if let Some(addr) = api {
-        let bound = crate::api::spawn(server.runtime(), addr, live.clone(), &args.data_dir, token)?;
+        let bound = crate::api::spawn(server.runtime(), addr, live.clone(), &args.data_dir)?;
         tracing::info!(api = %bound, "HTTP API listening (metrics, reload, exports, scans)");
     }
     let l = live.clone();
@@ -526,13 +548,22 @@ fn start_monitor(
 }
 
 /// The rules of generation `generation`, the plan they were built from and the policy, read afresh.
-type Reload = (dns::resolver::State, EnforcementPlan, Policy, TransferCfg, DnsConfig);
+type Reload = (
+    dns::resolver::State,
+    EnforcementPlan,
+    Policy,
+    TransferCfg,
+    DnsConfig,
+    Option<String>,
+);
 
-fn reload(args: &ServeArgs, generation: u64) -> Result<Reload> {
+fn reload(args: &ServeArgs, generation: u64, api_on: bool) -> Result<Reload> {
     let loaded = load(args)?;
+    // an unusable token file fails the whole reload: nothing changes, the running token stays
+    let token = if api_on { api_token(args, &loaded)? } else { None };
     let plan = loaded.policy.plan(Day::today_utc());
     let lists = load_lists(&loaded.dns.lists, loaded.base.as_deref(), Some(&args.data_dir));
     let state = build_state(&plan, &lists, generation);
     let transfer = transfer_cfg(&loaded.dns)?;
-    Ok((state, plan, loaded.policy, transfer, loaded.dns))
+    Ok((state, plan, loaded.policy, transfer, loaded.dns, token))
 }

@@ -426,6 +426,31 @@ fn a_token_guards_every_endpoint() {
     // DNS itself needs no token
     assert_eq!(dns_query(&s, "www.tiktok.com"), 3);
 
+    // rotation: a new token in the file takes over on reload (the old one authorizes that reload)
+    let next = "fedcba9876543210fedcba9876543210";
+    std::fs::write(&file, next).unwrap();
+    assert_eq!(req(&s, "POST", "/api/reload", &good, b"").status, 200);
+    assert_eq!(
+        req(&s, "GET", "/metrics", &good, b"").status,
+        401,
+        "the old token is void"
+    );
+    let bearer_next = format!("Bearer {next}");
+    let good_next = [("Authorization", bearer_next.as_str())];
+    assert_eq!(req(&s, "GET", "/metrics", &good_next, b"").status, 200);
+    // a weak token in the file fails the reload as a whole: rules and token stay
+    std::fs::write(&file, "short").unwrap();
+    let r = req(&s, "POST", "/api/reload", &good_next, b"");
+    assert_eq!(r.status, 500, "{}", r.text());
+    assert!(
+        r.json()["error"].as_str().unwrap().contains("at least 16"),
+        "{}",
+        r.text()
+    );
+    let m = req(&s, "GET", "/metrics", &good_next, b"");
+    assert_eq!(m.status, 200);
+    assert_eq!(sample(&m.text(), "appwarden_rules_generation "), Some(3.0));
+
     // refusals are logged with the peer
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut logged = false;
