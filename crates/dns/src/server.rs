@@ -488,7 +488,7 @@ fn udp_loop(sock: &Arc<StdUdpSocket>, r: &Arc<Resolver>, rt: &tokio::runtime::Ha
                     received.extend(msgs.map(|m| (m.bytes.min(UDP_MAX_QUERY), m.address)));
                 }
                 Err(nix::errno::Errno::EAGAIN | nix::errno::Errno::EINTR) => {
-                    r.events().flush_local();
+                    r.events().flush_local_idle();
                     continue;
                 }
                 Err(e) => {
@@ -533,6 +533,8 @@ fn udp_loop(sock: &Arc<StdUdpSocket>, r: &Arc<Resolver>, rt: &tokio::runtime::Ha
         r.end_batch(&mut batch);
         r.events().close_local_batch(crate::resolver::batch_latency_us());
         send_replies(fd, &mut shdr, &replies, &mut outs, |i| &bufs[i][..received[i].0]);
+        // the query log's row is built here, after the answers went out
+        r.events().commit_local_batch();
     }
     r.events().flush_local();
 }

@@ -10,7 +10,7 @@
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -341,17 +341,18 @@ impl QueryLog {
         let to = f.to_ms.map_or(i64::MAX, |t| t as i64);
         let (sql, key): (&str, Option<String>) = match (&f.client, &f.app) {
             (Some(c), _) => (
-                "SELECT b.data FROM query_batches b JOIN query_batch_clients c ON c.batch = b.id
-                 WHERE c.client = ?3 AND b.last_ms >= ?1 AND b.first_ms <= ?2 ORDER BY b.id DESC",
+                "SELECT b.data, b.last_ms FROM query_batches b JOIN query_batch_clients c ON c.batch = b.id
+                 WHERE c.client = ?3 AND b.last_ms >= ?1 AND b.first_ms <= ?2 ORDER BY b.last_ms DESC",
                 Some(c.to_string()),
             ),
             (None, Some(a)) => (
-                "SELECT b.data FROM query_batches b JOIN query_batch_apps a ON a.batch = b.id
-                 WHERE a.app = ?3 AND b.last_ms >= ?1 AND b.first_ms <= ?2 ORDER BY b.id DESC",
+                "SELECT b.data, b.last_ms FROM query_batches b JOIN query_batch_apps a ON a.batch = b.id
+                 WHERE a.app = ?3 AND b.last_ms >= ?1 AND b.first_ms <= ?2 ORDER BY b.last_ms DESC",
                 Some(a.clone()),
             ),
             (None, None) => (
-                "SELECT data FROM query_batches WHERE last_ms >= ?1 AND first_ms <= ?2 AND ?3 IS NULL ORDER BY id DESC",
+                "SELECT data, last_ms FROM query_batches WHERE last_ms >= ?1 AND first_ms <= ?2 AND ?3 IS NULL
+                 ORDER BY last_ms DESC",
                 None,
             ),
         };
@@ -359,17 +360,26 @@ impl QueryLog {
         let mut rows = st.query(params![from, to, key]).map_err(sqlite(&self.path))?;
         let mut out = Vec::new();
         let limit = f.limit.unwrap_or(usize::MAX);
+        // rows overlap in time (each UDP worker writes its own), so they are read newest last
+        // event first until the next row's newest event is older than the `limit` newest so far
         while let Some(row) = rows.next().map_err(sqlite(&self.path))? {
+            let last = row.get::<_, i64>(1).map_err(sqlite(&self.path))? as u64;
+            if out.len() >= limit {
+                out.sort_by_key(|e: &QueryEvent| std::cmp::Reverse(e.time_ms));
+                out.truncate(limit);
+                if out.last().is_none_or(|e| last < e.time_ms) {
+                    break;
+                }
+            }
             let blob: Vec<u8> = row.get(0).map_err(sqlite(&self.path))?;
             let Some(events) = batch::decode(&blob) else {
                 tracing::warn!("a damaged query-log batch was skipped");
                 continue;
             };
-            out.extend(events.into_iter().rev().filter(|e| f.matches(e)));
-            if out.len() >= limit {
-                break;
-            }
+            out.extend(events.into_iter().filter(|e| f.matches(e)));
         }
+        // newest first; events of the same millisecond in the order they were logged, last first
+        out.reverse();
         out.sort_by_key(|e| std::cmp::Reverse(e.time_ms));
         out.truncate(limit);
         Ok(out)
@@ -449,7 +459,7 @@ impl QueryFilter {
 /// and no cross-thread free on the writer.
 #[derive(Clone)]
 pub struct EventSink {
-    tx: Option<SyncSender<Vec<QueryEvent>>>,
+    tx: Option<Tx>,
     dropped: Arc<AtomicU64>,
     sent: Arc<AtomicU64>,
     id: u64,
@@ -470,6 +480,39 @@ static SINK_IDS: AtomicU64 = AtomicU64::new(1);
 
 /// Batches handed back by the consumer for reuse.
 type Spare = Arc<Mutex<Vec<Vec<QueryEvent>>>>;
+
+/// Where a sink's events go.
+#[derive(Clone)]
+enum Tx {
+    /// Batches of events to an in-process receiver ([`EventSink::channel`]).
+    Events(SyncSender<Vec<QueryEvent>>),
+    /// The query-log writer: a thread that batches ([`EventSink::open_local_batch`])
+    /// encodes its own rows; other threads' events go as they are.
+    Log(SyncSender<LogMsg>, Arc<LocalRows>),
+}
+
+/// What the query-log writer receives.
+enum LogMsg {
+    /// Events for the writer to encode (TCP, DoH, forwarded answers, idle flushes).
+    Events(Vec<QueryEvent>),
+    /// A row a UDP worker encoded itself.
+    Encoded(EncodedBatch),
+}
+
+/// How a batching thread builds query-log rows itself: the writer then only
+/// stores them, so events never cross threads one by one and the writer
+/// thread does not compete with the resolver for the core while it is busy.
+struct LocalRows {
+    /// Events per row at most.
+    batch: usize,
+    /// A row is sent once its first event is this old (by the events' times).
+    flush_ms: u64,
+    /// The tap, called on the batching thread after the batch's answers went out.
+    tap: Option<EventTap>,
+    /// Events in encoded rows not yet stored; more than `limit` are dropped.
+    queued: AtomicU64,
+    limit: u64,
+}
 
 /// The consumer's side of batch reuse: hands batches it has finished with
 /// back to the threads that emit them. It does not keep the channel open.
@@ -501,11 +544,23 @@ struct Local {
     mark: Option<usize>,
     /// Strings from recycled events.
     strings: Vec<String>,
+    /// The query-log row this thread is building (see [`LocalRows`]).
+    row: Option<BatchEncoder>,
+    /// `time_ms` of the row's first event.
+    row_first_ms: Option<u64>,
 }
 
 thread_local! {
     static LOCAL: std::cell::RefCell<Local> = const {
-        std::cell::RefCell::new(Local { sink: 0, events: Vec::new(), first_ms: None, mark: None, strings: Vec::new() })
+        std::cell::RefCell::new(Local {
+            sink: 0,
+            events: Vec::new(),
+            first_ms: None,
+            mark: None,
+            strings: Vec::new(),
+            row: None,
+            row_first_ms: None,
+        })
     };
 }
 
@@ -517,8 +572,47 @@ impl Local {
             self.events.clear();
             self.first_ms = None;
             self.mark = None;
+            self.row = None;
+            self.row_first_ms = None;
             self.sink = sink;
         }
+    }
+
+    /// Moves the buffered events into this thread's row (after the tap has
+    /// seen them; their names are kept for reuse) and hands the row out when
+    /// it is full, its first event is `rows.flush_ms` older than `now_ms`, or
+    /// `always`. The open receive batch, if any, stays buffered.
+    fn encode(&mut self, rows: &LocalRows, now_ms: u64, always: bool) -> Option<EncodedBatch> {
+        let upto = self.mark.unwrap_or(self.events.len());
+        if upto > 0 {
+            let first = self.events[0].time_ms;
+            if let Some(tap) = &rows.tap {
+                (tap.0)(&self.events[..upto]);
+            }
+            let row = self.row.get_or_insert_with(BatchEncoder::default);
+            for mut e in self.events.drain(..upto) {
+                row.push(&e);
+                if self.strings.len() < SPARE_STRINGS {
+                    let mut q = std::mem::take(&mut e.qname);
+                    q.clear();
+                    self.strings.push(q);
+                }
+            }
+            self.mark = self.mark.map(|m| m - upto);
+            if self.events.is_empty() {
+                self.first_ms = None;
+            }
+            self.row_first_ms.get_or_insert(first);
+        }
+        let row = self.row.as_mut().filter(|r| !r.is_empty())?;
+        let old = self
+            .row_first_ms
+            .is_some_and(|f| now_ms.saturating_sub(f) >= rows.flush_ms);
+        if always || old || row.len() as usize >= rows.batch {
+            self.row_first_ms = None;
+            return Some(row.finish());
+        }
+        None
     }
 
     /// Takes the events out for sending if the buffer is full or old (by
@@ -553,7 +647,7 @@ impl Local {
 }
 
 impl EventSink {
-    fn with_tx(tx: Option<SyncSender<Vec<QueryEvent>>>) -> EventSink {
+    fn with_tx(tx: Option<Tx>) -> EventSink {
         EventSink {
             tx,
             dropped: Arc::new(AtomicU64::new(0)),
@@ -571,7 +665,7 @@ impl EventSink {
     /// A sink feeding an in-process receiver (the monitor, tests); the queue holds `queue` batches.
     pub fn channel(queue: usize) -> (EventSink, Receiver<Vec<QueryEvent>>) {
         let (tx, rx) = std::sync::mpsc::sync_channel(queue.max(1));
-        (Self::with_tx(Some(tx)), rx)
+        (Self::with_tx(Some(Tx::Events(tx))), rx)
     }
 
     /// For the receiver of [`EventSink::channel`]: where to give finished batches back.
@@ -592,19 +686,38 @@ impl EventSink {
     }
 
     fn send(&self, v: Vec<QueryEvent>) {
-        let Some(tx) = &self.tx else { return };
         let n = v.len() as u64;
         if n == 0 {
             return;
         }
-        match tx.try_send(v) {
-            Ok(()) => {
-                self.sent.fetch_add(n, Ordering::Relaxed);
-            }
-            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
-                self.dropped.fetch_add(n, Ordering::Relaxed);
-            }
+        let sent = match &self.tx {
+            None => return,
+            Some(Tx::Events(tx)) => tx.try_send(v).is_ok(),
+            Some(Tx::Log(tx, _)) => tx.try_send(LogMsg::Events(v)).is_ok(),
+        };
+        self.count(sent, n);
+    }
+
+    fn count(&self, sent: bool, n: u64) {
+        if sent {
+            self.sent.fetch_add(n, Ordering::Relaxed);
+        } else {
+            self.dropped.fetch_add(n, Ordering::Relaxed);
         }
+    }
+
+    /// Hands a row this thread encoded to the writer, unless the rows
+    /// waiting already hold the queue's worth of events (then it is dropped
+    /// and counted, like events beyond a full queue).
+    fn send_row(&self, row: EncodedBatch) {
+        let Some(Tx::Log(tx, rows)) = &self.tx else { return };
+        let n = u64::from(row.count);
+        let waiting = rows.queued.fetch_add(n, Ordering::Relaxed);
+        let sent = waiting + n <= rows.limit.max(n) && tx.try_send(LogMsg::Encoded(row)).is_ok();
+        if !sent {
+            rows.queued.fetch_sub(n, Ordering::Relaxed);
+        }
+        self.count(sent, n);
     }
 
     /// Sends one event now; when the queue is full it is dropped and counted.
@@ -661,12 +774,14 @@ impl EventSink {
         });
     }
 
-    /// Closes the receive batch: its events get `latency_us`, and the
-    /// thread's buffer is sent if it is due.
+    /// Closes the receive batch: its events get `latency_us`. For the query
+    /// log they wait for [`EventSink::commit_local_batch`] (call it once the
+    /// answers are sent); for a channel the buffer is sent if it is due.
     pub fn close_local_batch(&self, latency_us: u32) {
         if self.tx.is_none() {
             return;
         }
+        let encodes = matches!(self.tx, Some(Tx::Log(..)));
         let due = LOCAL.with(|l| {
             let mut l = l.borrow_mut();
             let mark = l.mark.take()?;
@@ -677,6 +792,9 @@ impl EventSink {
             for e in l.events.iter_mut().skip(mark) {
                 e.latency_us = latency_us;
             }
+            if encodes {
+                return None;
+            }
             l.take_if_due(last, false, &self.spare)
         });
         if let Some(batch) = due {
@@ -684,8 +802,44 @@ impl EventSink {
         }
     }
 
-    /// Sends whatever this thread has collected.
+    /// After a batch's answers are sent: for the query log, the tap sees the
+    /// thread's closed events and they are encoded into the thread's row,
+    /// which goes to the writer when it is full or old. Nothing for other sinks.
+    pub fn commit_local_batch(&self) {
+        self.encode_local(false, None);
+    }
+
+    fn encode_local(&self, always: bool, now_ms: Option<u64>) {
+        let Some(Tx::Log(_, rows)) = &self.tx else { return };
+        let row = LOCAL.with(|l| {
+            let mut l = l.borrow_mut();
+            if l.sink != self.id {
+                return None;
+            }
+            let now = now_ms.or_else(|| l.events.last().map(|e| e.time_ms)).unwrap_or(0);
+            l.encode(rows, now, always)
+        });
+        if let Some(row) = row {
+            self.send_row(row);
+        }
+    }
+
+    /// Sends whatever this thread has collected (a thread that stops calls it).
     pub fn flush_local(&self) {
+        self.encode_local(true, None);
+        self.flush_buffer();
+    }
+
+    /// For a batching thread with nothing to do: sends its buffered events,
+    /// and its query-log row once the row's first event is older than the
+    /// writer's flush interval (a quiet server writes a row per interval,
+    /// not one per idle moment).
+    pub fn flush_local_idle(&self) {
+        self.encode_local(false, Some(now_ms()));
+        self.flush_buffer();
+    }
+
+    fn flush_buffer(&self) {
         let batch = LOCAL.with(|l| {
             let mut l = l.borrow_mut();
             if l.sink != self.id {
@@ -728,8 +882,8 @@ pub struct WriterConfig {
     /// Days to keep.
     pub retention_days: u32,
     /// Sees every batch of events before it is written (the alert pipeline
-    /// takes the blocked and bypass ones). Runs on the writer thread, never
-    /// on the query path; it must not block.
+    /// takes the blocked and bypass ones). Runs on the writer thread, or on
+    /// a UDP worker after that batch's answers are sent; it must not block.
     pub tap: Option<EventTap>,
 }
 
@@ -755,12 +909,20 @@ pub fn start_query_log(cfg: WriterConfig) -> Result<(EventSink, std::thread::Joi
     }
     // the queue is counted in batches of up to LOCAL_BATCH events; single events (TCP, cache
     // misses) take a slot each, so allow four times the batches the event budget needs
-    let (sink, rx) = EventSink::channel(cfg.queue.div_ceil(LOCAL_BATCH).max(16) * 4);
+    let (tx, rx) = std::sync::mpsc::sync_channel(cfg.queue.div_ceil(LOCAL_BATCH).max(16) * 4);
+    let rows = Arc::new(LocalRows {
+        batch: cfg.batch.max(1),
+        flush_ms: cfg.flush_every.as_millis() as u64,
+        tap: cfg.tap.clone(),
+        queued: AtomicU64::new(0),
+        limit: cfg.queue as u64,
+    });
+    let sink = EventSink::with_tx(Some(Tx::Log(tx, rows.clone())));
     let handle = std::thread::Builder::new()
         .name("querylog".into())
         .spawn({
             let recycler = sink.recycler();
-            move || writer(&mut log, &rx, &cfg, &recycler)
+            move || writer(&mut log, &rx, &cfg, &recycler, &rows)
         })
         .map_err(|source| StoreError::Io {
             path: cfg_dir_placeholder(),
@@ -784,7 +946,7 @@ fn yield_to_resolver() {
     }
 }
 
-fn writer(log: &mut QueryLog, rx: &Receiver<Vec<QueryEvent>>, cfg: &WriterConfig, recycler: &Recycler) {
+fn writer(log: &mut QueryLog, rx: &Receiver<LogMsg>, cfg: &WriterConfig, recycler: &Recycler, rows: &LocalRows) {
     yield_to_resolver();
     let mut enc = BatchEncoder::default();
     let mut last_retention = Instant::now();
@@ -794,12 +956,18 @@ fn writer(log: &mut QueryLog, rx: &Receiver<Vec<QueryEvent>>, cfg: &WriterConfig
         while (enc.len() as usize) < cfg.batch {
             let wait = deadline.saturating_duration_since(Instant::now());
             match rx.recv_timeout(wait) {
-                Ok(events) => {
+                Ok(LogMsg::Events(events)) => {
                     if let Some(tap) = &cfg.tap {
                         (tap.0)(&events);
                     }
                     events.iter().for_each(|e| enc.push(e));
                     recycler.give_back(events);
+                }
+                Ok(LogMsg::Encoded(b)) => {
+                    rows.queued.fetch_sub(u64::from(b.count), Ordering::Relaxed);
+                    if let Err(e) = log.insert_batch(&b) {
+                        tracing::error!(error = %e, events = b.count, "query log write failed; events lost");
+                    }
                 }
                 Err(RecvTimeoutError::Timeout) => break,
                 Err(RecvTimeoutError::Disconnected) => {
@@ -960,6 +1128,159 @@ mod tests {
         sink.close_local_batch(1);
         sink.flush_local();
         assert_eq!(rx.try_recv().expect("flushed")[0].latency_us, 5);
+    }
+
+    /// A thread that batches (a UDP worker) encodes its own query-log rows:
+    /// the tap sees each closed batch on that thread once it is committed,
+    /// a row goes to the writer when full, and an idle flush sends a row
+    /// only once it is old; the writer stores the rows as they come.
+    #[test]
+    fn a_batching_thread_encodes_its_own_rows() {
+        let dir = std::env::temp_dir().join(format!("appwarden-store-rows-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let taps = Arc::new(Mutex::new(Vec::new()));
+        let t = taps.clone();
+        let (sink, handle) = start_query_log(WriterConfig {
+            tap: Some(EventTap(Arc::new(move |evs: &[QueryEvent]| {
+                t.lock().expect("taps").push((std::thread::current().id(), evs.len()));
+            }))),
+            dir: dir.clone(),
+            queue: 100_000,
+            batch: 100,
+            // a row never gets old in this test unless its events are dated back
+            flush_every: Duration::from_secs(3600),
+            retention_days: 30,
+        })
+        .expect("open");
+        let s = sink.clone();
+        let tapped = taps.clone();
+        let tapped_events = move || tapped.lock().expect("taps").iter().map(|(_, n)| n).sum::<usize>();
+        let worker = std::thread::spawn(move || {
+            let t0 = now_ms();
+            for b in 0..25u64 {
+                s.open_local_batch();
+                for i in 0..10 {
+                    s.emit_batched(QueryEvent {
+                        time_ms: t0,
+                        ..event(b * 10 + i)
+                    });
+                }
+                s.close_local_batch(7);
+                assert_eq!(tapped_events(), b as usize * 10, "closed, not yet committed");
+                s.commit_local_batch();
+                assert_eq!(tapped_events(), b as usize * 10 + 10, "committed: tapped");
+            }
+            // 250 events: two full rows have gone, 50 wait in this thread's row
+            assert_eq!(s.sent(), 200);
+            s.flush_local_idle();
+            assert_eq!(s.sent(), 200, "a young row stays when the thread is idle");
+            s.flush_local();
+            assert_eq!(s.sent(), 250, "a stopping thread sends its row");
+            // an old row goes out at the next idle moment
+            s.open_local_batch();
+            s.emit_batched(QueryEvent {
+                time_ms: t0 - 7_200_000,
+                ..event(1000)
+            });
+            s.close_local_batch(7);
+            s.commit_local_batch();
+            assert_eq!(s.sent(), 250);
+            s.flush_local_idle();
+            assert_eq!(s.sent(), 251);
+            std::thread::current().id()
+        });
+        let worker_id = worker.join().expect("worker");
+        drop(sink);
+        handle.join().expect("writer ends after the last sink");
+        let taps = taps.lock().expect("taps");
+        assert!(taps.iter().all(|(id, n)| *id == worker_id && (*n == 10 || *n == 1)));
+        let log = QueryLog::open(&dir).expect("reopen");
+        assert_eq!(log.count().expect("count"), 251);
+        let rows: Vec<u32> = {
+            let mut st = log
+                .conn
+                .prepare("SELECT events FROM query_batches ORDER BY id")
+                .expect("prepare");
+            st.query_map([], |r| r.get(0))
+                .expect("rows")
+                .collect::<Result<_, _>>()
+                .expect("rows")
+        };
+        assert_eq!(rows, [100, 100, 50, 1], "one row per full or flushed local row");
+        let recent = log.recent(300).expect("recent");
+        assert!(
+            recent.iter().all(|e| e.latency_us == 7),
+            "latency stamped before encoding"
+        );
+        let mut names: Vec<_> = recent.iter().map(|e| e.qname.clone()).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), 251, "every event once");
+    }
+
+    /// Rows overlap in time and are not stored in time order (each UDP
+    /// worker sends its own when it is full or old): the newest events are
+    /// found wherever they are.
+    #[test]
+    fn the_newest_events_are_found_in_rows_stored_out_of_order() {
+        let dir = std::env::temp_dir().join(format!("appwarden-store-overlap-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut log = QueryLog::open(&dir).expect("open");
+        let row = |times: &[u64]| {
+            let mut enc = BatchEncoder::default();
+            for &t in times {
+                enc.push(&QueryEvent { time_ms: t, ..event(t) });
+            }
+            enc.finish()
+        };
+        let base = now_ms();
+        // written first, but holds the newest event; then a row of older events
+        log.insert_batch(&row(&[base, base + 500, base + 900])).expect("insert");
+        log.insert_batch(&row(&[base + 100, base + 200, base + 300]))
+            .expect("insert");
+        log.insert_batch(&row(&[base - 50])).expect("insert");
+        let times = |n: usize| -> Vec<u64> {
+            log.recent(n)
+                .expect("recent")
+                .iter()
+                .map(|e| e.time_ms - (base - 50))
+                .collect()
+        };
+        assert_eq!(times(1), [950]);
+        assert_eq!(times(3), [950, 550, 350]);
+        assert_eq!(times(10), [950, 550, 350, 250, 150, 50, 0]);
+    }
+
+    /// Rows waiting for the writer count against the queue: beyond it a row
+    /// is dropped whole and counted, and the thread goes on.
+    #[test]
+    fn encoded_rows_beyond_the_queue_are_dropped_and_counted() {
+        let (tx, rx) = std::sync::mpsc::sync_channel(16);
+        let rows = Arc::new(LocalRows {
+            batch: 100,
+            flush_ms: 3_600_000,
+            tap: None,
+            queued: AtomicU64::new(0),
+            limit: 150,
+        });
+        let sink = EventSink::with_tx(Some(Tx::Log(tx, rows.clone())));
+        let t0 = now_ms();
+        for i in 0..300 {
+            sink.open_local_batch();
+            sink.emit_batched(QueryEvent {
+                time_ms: t0,
+                ..event(i)
+            });
+            sink.close_local_batch(1);
+            sink.commit_local_batch();
+        }
+        assert_eq!((sink.sent(), sink.dropped()), (100, 200));
+        assert_eq!(rows.queued.load(Ordering::Relaxed), 100);
+        match rx.try_recv() {
+            Ok(LogMsg::Encoded(b)) => assert_eq!(b.count, 100),
+            _ => panic!("expected one encoded row"),
+        }
+        assert!(rx.try_recv().is_err());
     }
 
     /// Batches given back by the consumer are reused: their query-name
