@@ -481,6 +481,118 @@ fn udp_answers_follow_a_reload_at_once_and_counters_are_complete() {
     assert_eq!((udp_queries(), hits()), (6, 2));
 }
 
+/// Every answer lands in the SQLite query log once: blocked and cached
+/// answers through the rows the UDP worker encodes itself (written while the
+/// server runs, once a row is old), forwarded ones through the writer; the
+/// tap that feeds the alert pipeline sees the same events.
+#[test]
+fn every_udp_answer_lands_in_the_query_log() {
+    let upstream = Upstream::start();
+    let dir = std::env::temp_dir().join(format!("appwarden-dns-querylog-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let tapped = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let t = tapped.clone();
+    let (sink, writer) = store::start_query_log(store::WriterConfig {
+        dir: dir.clone(),
+        queue: 100_000,
+        batch: 8192,
+        flush_every: Duration::from_millis(200),
+        retention_days: 30,
+        tap: Some(store::EventTap(Arc::new(move |evs: &[QueryEvent]| {
+            t.fetch_add(evs.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        }))),
+    })
+    .expect("query log");
+    let text = BASE.split("[[override]]").next().expect("text");
+    let policy = policy::Policy::parse(text, "t", None, None).expect("policy");
+    let resolver = Arc::new(Resolver::new(
+        build_state(&policy.plan(day()), &[], 1),
+        Cache::new(CacheConfig::default()),
+        Upstreams::new(
+            vec![UpstreamSpec::Plain(upstream.addr)],
+            Duration::from_millis(400),
+            Duration::from_millis(900),
+        ),
+        sink,
+        ResolverOptions {
+            blocked: BlockedAnswer::Nxdomain,
+            blocked_ttl: 60,
+            edns_udp_size: 1232,
+            rate_limit_qps: 0,
+        },
+    ));
+    let server = Server::start(
+        resolver.clone(),
+        &ServeOptions {
+            listen: vec!["127.0.0.1:0".parse().expect("addr")],
+            udp_workers: 1,
+            async_workers: 1,
+            tcp_idle: Duration::from_secs(2),
+            tcp_max_connections: 64,
+            encrypted: None,
+        },
+    )
+    .expect("server");
+    let addr = server.addrs[0];
+    for i in 0..40 {
+        let m = ask(addr, &format!("v{i}.tiktok.com."), RecordType::A);
+        assert_eq!(m.metadata.response_code, ResponseCode::NXDomain);
+    }
+    // forwarded, then answered from the cache
+    for _ in 0..2 {
+        for i in 0..20 {
+            let m = ask(addr, &format!("w{i}.example.test."), RecordType::A);
+            assert_eq!(m.metadata.response_code, ResponseCode::NoError);
+        }
+    }
+    let stored = || store::QueryLog::open(&dir).and_then(|l| l.count()).unwrap_or(0);
+    assert!(
+        support::wait_until(Duration::from_secs(10), || stored() == 80),
+        "written while the server runs: {} of 80",
+        stored()
+    );
+    server.stop();
+    drop(resolver);
+    writer.join().expect("the writer ends with the last sink");
+    assert_eq!(
+        tapped.load(std::sync::atomic::Ordering::Relaxed),
+        80,
+        "the tap saw every event"
+    );
+    let events = store::QueryLog::open(&dir).expect("log").recent(1000).expect("recent");
+    assert_eq!(events.len(), 80, "each answer once");
+    let client: std::net::IpAddr = "127.0.0.1".parse().expect("ip");
+    assert!(
+        events
+            .iter()
+            .all(|e| e.client == client && e.transport == store::Transport::Udp)
+    );
+    let blocked: Vec<_> = events.iter().filter(|e| e.decision == QueryDecision::Blocked).collect();
+    assert_eq!(blocked.len(), 40);
+    assert!(
+        blocked
+            .iter()
+            .all(|e| e.app.as_deref() == Some("tiktok") && e.rcode == 3)
+    );
+    let cached: Vec<_> = events.iter().filter(|e| e.cache_hit).collect();
+    assert_eq!(cached.len(), 20, "the repeats came from the cache");
+    assert!(
+        cached
+            .iter()
+            .all(|e| e.qname.starts_with('w') && e.decision == QueryDecision::Allowed)
+    );
+    let forwarded = events
+        .iter()
+        .filter(|e| !e.cache_hit && e.decision == QueryDecision::Allowed)
+        .count();
+    assert_eq!(forwarded, 20);
+    let mut names: Vec<&str> = events.iter().map(|e| e.qname.as_str()).collect();
+    names.sort_unstable();
+    names.dedup();
+    assert_eq!(names.len(), 60);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// Sockets bound before the rules are loaded hold the queries that arrive
 /// meanwhile; serving answers them (UDP and TCP), none is refused.
 #[test]
