@@ -61,6 +61,38 @@ fn day() -> catalog::Day {
     catalog::Day::new(2026, 11, 22).expect("day")
 }
 
+/// A resolver over `state` forwarding to `upstream` (short timeouts, NXDOMAIN for blocks).
+fn test_resolver(state: dns::resolver::State, upstream: SocketAddr, sink: EventSink) -> Arc<Resolver> {
+    Arc::new(Resolver::new(
+        state,
+        Cache::new(CacheConfig::default()),
+        Upstreams::new(
+            vec![UpstreamSpec::Plain(upstream)],
+            Duration::from_millis(400),
+            Duration::from_millis(900),
+        ),
+        sink,
+        ResolverOptions {
+            blocked: BlockedAnswer::Nxdomain,
+            blocked_ttl: 60,
+            edns_udp_size: 1232,
+            rate_limit_qps: 0,
+        },
+    ))
+}
+
+/// One UDP worker and one async worker on `listen`.
+fn one_worker(listen: Vec<SocketAddr>) -> ServeOptions {
+    ServeOptions {
+        listen,
+        udp_workers: 1,
+        async_workers: 1,
+        tcp_idle: Duration::from_secs(2),
+        tcp_max_connections: 64,
+        encrypted: None,
+    }
+}
+
 fn start(policy_text: &str) -> Harness {
     let upstream = Upstream::start();
     let dir = std::env::temp_dir().join(format!(
@@ -74,34 +106,8 @@ fn start(policy_text: &str) -> Harness {
     let plan = policy.plan(day());
     let state = build_state(&plan, &[], 1);
     let (sink, events) = EventSink::channel(100_000);
-    let resolver = Arc::new(Resolver::new(
-        state,
-        Cache::new(CacheConfig::default()),
-        Upstreams::new(
-            vec![UpstreamSpec::Plain(upstream.addr)],
-            Duration::from_millis(400),
-            Duration::from_millis(900),
-        ),
-        sink,
-        ResolverOptions {
-            blocked: BlockedAnswer::Nxdomain,
-            blocked_ttl: 60,
-            edns_udp_size: 1232,
-            rate_limit_qps: 0,
-        },
-    ));
-    let server = Server::start(
-        resolver,
-        &ServeOptions {
-            listen: vec!["127.0.0.1:0".parse().expect("addr")],
-            udp_workers: 1,
-            async_workers: 1,
-            tcp_idle: Duration::from_secs(2),
-            tcp_max_connections: 64,
-            encrypted: None,
-        },
-    )
-    .expect("server");
+    let resolver = test_resolver(state, upstream.addr, sink);
+    let server = Server::start(resolver, &one_worker(vec!["127.0.0.1:0".parse().expect("addr")])).expect("server");
     let addr = server.addrs[0];
     Harness {
         server: Some(server),
@@ -505,32 +511,10 @@ fn every_udp_answer_lands_in_the_query_log() {
     .expect("query log");
     let text = BASE.split("[[override]]").next().expect("text");
     let policy = policy::Policy::parse(text, "t", None, None).expect("policy");
-    let resolver = Arc::new(Resolver::new(
-        build_state(&policy.plan(day()), &[], 1),
-        Cache::new(CacheConfig::default()),
-        Upstreams::new(
-            vec![UpstreamSpec::Plain(upstream.addr)],
-            Duration::from_millis(400),
-            Duration::from_millis(900),
-        ),
-        sink,
-        ResolverOptions {
-            blocked: BlockedAnswer::Nxdomain,
-            blocked_ttl: 60,
-            edns_udp_size: 1232,
-            rate_limit_qps: 0,
-        },
-    ));
+    let resolver = test_resolver(build_state(&policy.plan(day()), &[], 1), upstream.addr, sink);
     let server = Server::start(
         resolver.clone(),
-        &ServeOptions {
-            listen: vec!["127.0.0.1:0".parse().expect("addr")],
-            udp_workers: 1,
-            async_workers: 1,
-            tcp_idle: Duration::from_secs(2),
-            tcp_max_connections: 64,
-            encrypted: None,
-        },
+        &one_worker(vec!["127.0.0.1:0".parse().expect("addr")]),
     )
     .expect("server");
     let addr = server.addrs[0];
@@ -620,31 +604,8 @@ fn queries_sent_while_the_rules_load_are_answered_when_serving_starts() {
     let text = BASE.split("[[override]]").next().expect("text");
     let policy = policy::Policy::parse(text, "t", None, None).expect("policy");
     let (sink, _events) = EventSink::channel(1000);
-    let resolver = Arc::new(Resolver::new(
-        build_state(&policy.plan(day()), &[], 1),
-        Cache::new(CacheConfig::default()),
-        Upstreams::new(
-            vec![UpstreamSpec::Plain(upstream.addr)],
-            Duration::from_millis(400),
-            Duration::from_millis(900),
-        ),
-        sink,
-        ResolverOptions {
-            blocked: BlockedAnswer::Nxdomain,
-            blocked_ttl: 60,
-            edns_udp_size: 1232,
-            rate_limit_qps: 0,
-        },
-    ));
-    let opts = ServeOptions {
-        listen: Vec::new(),
-        udp_workers: 1,
-        async_workers: 1,
-        tcp_idle: Duration::from_secs(2),
-        tcp_max_connections: 64,
-        encrypted: None,
-    };
-    let server = Server::start_on(resolver, listeners, &opts).expect("serve");
+    let resolver = test_resolver(build_state(&policy.plan(day()), &[], 1), upstream.addr, sink);
+    let server = Server::start_on(resolver, listeners, &one_worker(Vec::new())).expect("serve");
     assert_eq!(server.addrs, [addr]);
     early.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
     let (n, _) = early.recv_from(&mut buf).expect("the early UDP query is answered");
