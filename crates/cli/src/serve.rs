@@ -247,15 +247,13 @@ impl Live {
         self.policy.store(Arc::new(policy));
         self.generation.store(generation, Ordering::SeqCst);
         let token = token.map(|t| Arc::new(token_digest(&t)));
-        let before = self.api_token.load().is_some();
-        match (before, token.is_some()) {
-            (true, false) => tracing::warn!("HTTP API token removed by the reload: the API now answers without one"),
-            _ if token.as_deref() != self.api_token.load().as_deref() => {
-                tracing::info!(token = token.is_some(), "HTTP API token changed")
+        let old = self.api_token.swap(token.clone());
+        if old.as_deref() != token.as_deref() {
+            match token {
+                None => tracing::warn!("HTTP API token removed by the reload: the API now answers without one"),
+                Some(_) => tracing::info!("HTTP API token changed"),
             }
-            _ => {}
         }
-        self.api_token.store(token);
         if let Some(Err(e)) = self.tls_cert.as_ref().map(|c| c.reload()) {
             tracing::error!(error = %e, "TLS certificate not reloaded; keeping the one in use");
         }

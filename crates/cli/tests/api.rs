@@ -467,15 +467,13 @@ fn a_token_guards_every_endpoint() {
 
 #[test]
 fn the_token_file_comes_from_the_policy_and_a_weak_token_is_refused() {
+    const PLAIN_POLICY: &str =
+        "version = 1\n[organisation]\nname = \"T\"\nprofile = \"retail\"\njurisdiction = \"US\"\n";
     let dir = std::env::temp_dir().join(format!("appwarden-api-policy-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let policy = dir.join("appwarden.toml");
-    std::fs::write(
-        &policy,
-        "version = 1\n[organisation]\nname = \"T\"\nprofile = \"retail\"\njurisdiction = \"US\"\n\
-         [dns]\napi_token_file = \"secret/token\"\n",
-    )
-    .unwrap();
+    let with_token = format!("{PLAIN_POLICY}[dns]\napi_token_file = \"secret/token\"\n");
+    std::fs::write(&policy, &with_token).unwrap();
     std::fs::create_dir_all(dir.join("secret")).unwrap();
     // relative to the policy file, not to the working directory
     std::fs::write(dir.join("secret/token"), TOKEN).unwrap();
@@ -487,7 +485,15 @@ fn the_token_file_comes_from_the_policy_and_a_weak_token_is_refused() {
             req(&s, "GET", "/metrics", &[("Authorization", &bearer)], b"").status,
             200
         );
+        // the policy no longer names a token file: after the reload the API answers without one
+        std::fs::write(&policy, PLAIN_POLICY).unwrap();
+        assert_eq!(
+            req(&s, "POST", "/api/reload", &[("Authorization", &bearer)], b"").status,
+            200
+        );
+        assert_eq!(req(&s, "GET", "/metrics", &[], b"").status, 200, "token removed");
     }
+    std::fs::write(&policy, &with_token).unwrap();
     for (content, why) in [
         ("short", "at least 16"),
         ("two words 0123456789abcdef", "without spaces"),

@@ -360,14 +360,15 @@ impl QueryLog {
         let mut rows = st.query(params![from, to, key]).map_err(sqlite(&self.path))?;
         let mut out = Vec::new();
         let limit = f.limit.unwrap_or(usize::MAX);
-        // rows overlap in time (each UDP worker writes its own), so they are read newest last
-        // event first until the next row's newest event is older than the `limit` newest so far
+        // rows overlap in time (each UDP worker writes its own), so they are read by their newest
+        // event, newest first, until no unread row can hold one of the `limit` newest so far
         while let Some(row) = rows.next().map_err(sqlite(&self.path))? {
             let last = row.get::<_, i64>(1).map_err(sqlite(&self.path))? as u64;
             if out.len() >= limit {
-                out.sort_by_key(|e: &QueryEvent| std::cmp::Reverse(e.time_ms));
+                // the `limit` newest first, the oldest of them at `limit - 1`
+                out.select_nth_unstable_by_key(limit - 1, |e: &QueryEvent| std::cmp::Reverse(e.time_ms));
                 out.truncate(limit);
-                if out.last().is_none_or(|e| last < e.time_ms) {
+                if last < out[limit - 1].time_ms {
                     break;
                 }
             }
@@ -378,8 +379,7 @@ impl QueryLog {
             };
             out.extend(events.into_iter().filter(|e| f.matches(e)));
         }
-        // newest first; events of the same millisecond in the order they were logged, last first
-        out.reverse();
+        // newest first (events of one millisecond in no set order)
         out.sort_by_key(|e| std::cmp::Reverse(e.time_ms));
         out.truncate(limit);
         Ok(out)
@@ -564,6 +564,16 @@ thread_local! {
     };
 }
 
+/// Takes `e`'s query-name string (emptied) into `strings` for reuse, while
+/// fewer than [`SPARE_STRINGS`] are kept.
+fn keep_name(strings: &mut Vec<String>, e: &mut QueryEvent) {
+    if strings.len() < SPARE_STRINGS {
+        let mut q = std::mem::take(&mut e.qname);
+        q.clear();
+        strings.push(q);
+    }
+}
+
 impl Local {
     /// Makes the buffer `sink`'s. Another sink's leftovers on this thread
     /// are discarded rather than misfiled.
@@ -592,11 +602,7 @@ impl Local {
             let row = self.row.get_or_insert_with(BatchEncoder::default);
             for mut e in self.events.drain(..upto) {
                 row.push(&e);
-                if self.strings.len() < SPARE_STRINGS {
-                    let mut q = std::mem::take(&mut e.qname);
-                    q.clear();
-                    self.strings.push(q);
-                }
+                keep_name(&mut self.strings, &mut e);
             }
             self.mark = self.mark.map(|m| m - upto);
             if self.events.is_empty() {
@@ -631,11 +637,8 @@ impl Local {
         let next = match next {
             Some(mut v) => {
                 // take the names out in place (moving whole events would copy them)
-                let room = SPARE_STRINGS.saturating_sub(self.strings.len());
-                for e in v.iter_mut().take(room) {
-                    let mut q = std::mem::take(&mut e.qname);
-                    q.clear();
-                    self.strings.push(q);
+                for e in &mut v {
+                    keep_name(&mut self.strings, e);
                 }
                 v.clear();
                 v
